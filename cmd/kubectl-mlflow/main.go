@@ -1,0 +1,17 @@
+// Command kubectl-mlflow is the kubectl plugin `kubectl mlflow`. kubectl finds it on PATH by its name.
+package main
+
+import (
+	"os"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/component-base/cli"
+
+	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/cmd"
+)
+
+func main() {
+	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	root := cmd.NewCmdRoot(streams)
+	os.Exit(cli.Run(root))
+}
