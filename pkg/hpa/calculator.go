@@ -409,17 +409,19 @@ func (c *Calculator) valueProposal(tr *MetricTrace, currentReplicas int32, ratio
 		tr.First.Count = 1
 		return
 	}
+	// The controller lists pods only outside the tolerance band, so only there can an empty pod
+	// list fail the metric. The count is recorded in both cases for the report's next step.
+	ready, countErr := c.readyPodCount()
+	tr.First.Count = ready
 	tr.First.Within = c.Tolerances.Within(ratio)
 	if tr.First.Within {
 		tr.Rule, tr.Proposal = RuleWithinTolerance, currentReplicas
 		return
 	}
-	ready, err := c.readyPodCount()
-	if err != nil {
-		tr.fail(fmt.Errorf("unable to calculate ready pods: %s", err))
+	if countErr != nil {
+		tr.fail(fmt.Errorf("unable to calculate ready pods: %s", countErr))
 		return
 	}
-	tr.First.Count = ready
 	proposal := ratio * float64(ready)
 	tr.Rule = RuleScaleByRatio
 	if proposal > math.MaxInt32 {

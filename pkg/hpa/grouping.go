@@ -26,6 +26,8 @@ type PodGroups struct {
 	// Unready pods are Pending, or (for cpu only) not yet trusted after start; they count as 0%
 	// usage on a scale-up and are left out otherwise.
 	Unready []string `json:"unready"`
+	// UnreadyReasons gives the rule that made each unready pod unready (see the Unready* constants).
+	UnreadyReasons map[string]string `json:"unreadyReasons,omitempty"`
 	// Missing pods have no metric sample; they count as 0 on a scale-up and as the target
 	// (at least 100% of request for utilization) on a scale-down.
 	Missing []string `json:"missing"`
@@ -45,7 +47,7 @@ func GroupPods(pods []*corev1.Pod, metrics PodMetricsInfo, resource corev1.Resou
 			continue
 		}
 		if pod.Status.Phase == corev1.PodPending {
-			groups.Unready = append(groups.Unready, pod.Name)
+			groups.markUnready(pod.Name, UnreadyPending)
 			continue
 		}
 		metric, found := metrics[pod.Name]
@@ -53,9 +55,11 @@ func GroupPods(pods []*corev1.Pod, metrics PodMetricsInfo, resource corev1.Resou
 			groups.Missing = append(groups.Missing, pod.Name)
 			continue
 		}
-		if resource == corev1.ResourceCPU && cpuSampleUntrusted(pod, metric, cpuInitializationPeriod, initialReadinessDelay, now) {
-			groups.Unready = append(groups.Unready, pod.Name)
-			continue
+		if resource == corev1.ResourceCPU {
+			if reason := cpuSampleUntrusted(pod, metric, cpuInitializationPeriod, initialReadinessDelay, now); reason != "" {
+				groups.markUnready(pod.Name, reason)
+				continue
+			}
 		}
 		groups.ReadyCount++
 		groups.Ready = append(groups.Ready, pod.Name)
@@ -67,21 +71,53 @@ func GroupPods(pods []*corev1.Pod, metrics PodMetricsInfo, resource corev1.Resou
 	return groups
 }
 
-// cpuSampleUntrusted applies the CPU readiness rules. Within the CPU initialization period after
+// Reasons for an unready pod.
+const (
+	UnreadyPending = "Pending"
+	// UnreadyNoReadyCondition: a cpu metric and a pod without a Ready condition or a start time.
+	UnreadyNoReadyCondition = "NoReadyCondition"
+	// UnreadyNotReady: a cpu metric and Ready=False while the pod is in its CPU initialization period.
+	UnreadyNotReady = "NotReadyDuringCPUInitialization"
+	// UnreadySampleBeforeReady: a cpu sample taken before the Ready transition plus the sample
+	// window, while the pod is in its CPU initialization period.
+	UnreadySampleBeforeReady = "SampleBeforeReady"
+	// UnreadyNeverReady: a cpu metric, Ready=False, and no Ready transition since the initial
+	// readiness delay after start.
+	UnreadyNeverReady = "NeverReadySinceStart"
+)
+
+func (g *PodGroups) markUnready(pod, reason string) {
+	g.Unready = append(g.Unready, pod)
+	if g.UnreadyReasons == nil {
+		g.UnreadyReasons = map[string]string{}
+	}
+	g.UnreadyReasons[pod] = reason
+}
+
+// cpuSampleUntrusted applies the CPU readiness rules and returns why the pod is unready, or "". Within the CPU initialization period after
 // start, a pod is unready when its Ready condition is False or when the sample was taken before
 // the Ready transition plus the sample window. After that period, a pod is unready only when it
 // is not Ready and has not become ready since the initial readiness delay after start.
 // Ready=Unknown is not False.
-func cpuSampleUntrusted(pod *corev1.Pod, metric PodMetric, cpuInitializationPeriod, initialReadinessDelay time.Duration, now time.Time) bool {
+func cpuSampleUntrusted(pod *corev1.Pod, metric PodMetric, cpuInitializationPeriod, initialReadinessDelay time.Duration, now time.Time) string {
 	ready := podReadyCondition(pod)
 	if ready == nil || pod.Status.StartTime == nil {
-		return true
+		return UnreadyNoReadyCondition
 	}
 	start := pod.Status.StartTime.Time
 	if start.Add(cpuInitializationPeriod).After(now) {
-		return ready.Status == corev1.ConditionFalse || metric.Timestamp.Before(ready.LastTransitionTime.Time.Add(metric.Window))
+		if ready.Status == corev1.ConditionFalse {
+			return UnreadyNotReady
+		}
+		if metric.Timestamp.Before(ready.LastTransitionTime.Time.Add(metric.Window)) {
+			return UnreadySampleBeforeReady
+		}
+		return ""
 	}
-	return ready.Status == corev1.ConditionFalse && start.Add(initialReadinessDelay).After(ready.LastTransitionTime.Time)
+	if ready.Status == corev1.ConditionFalse && start.Add(initialReadinessDelay).After(ready.LastTransitionTime.Time) {
+		return UnreadyNeverReady
+	}
+	return ""
 }
 
 func podReadyCondition(pod *corev1.Pod) *corev1.PodCondition {

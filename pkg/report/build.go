@@ -52,10 +52,18 @@ const nextStepNote = "thresholds for this metric alone, with today's pod counts;
 // Build turns one engine decision and its context into the documented output schema.
 func Build(decision hpa.Decision, ctx Context) Item {
 	item := Item{
-		Namespace:                    decision.Namespace,
-		Name:                         decision.Name,
-		ScaleTargetRef:               ScaleTargetRef{APIVersion: ctx.ScaleTargetRef.APIVersion, Kind: ctx.ScaleTargetRef.Kind, Name: ctx.ScaleTargetRef.Name},
-		EvaluatedAt:                  ctx.EvaluatedAt.UTC(),
+		Namespace:      decision.Namespace,
+		Name:           decision.Name,
+		ScaleTargetRef: ScaleTargetRef{APIVersion: ctx.ScaleTargetRef.APIVersion, Kind: ctx.ScaleTargetRef.Kind, Name: ctx.ScaleTargetRef.Name},
+		EvaluatedAt:    ctx.EvaluatedAt.UTC(),
+		Controller: Controller{
+			Tolerance:                    ctx.Settings.Tolerance,
+			SyncPeriod:                   ctx.Settings.SyncPeriod.String(),
+			DownscaleStabilizationWindow: ctx.Settings.DownscaleStabilizationWindow.String(),
+			CPUInitializationPeriod:      ctx.Settings.CPUInitializationPeriod.String(),
+			InitialReadinessDelay:        ctx.Settings.InitialReadinessDelay.String(),
+			FeatureGates:                 ctx.Settings.FeatureGates,
+		},
 		Source:                       ctx.Source,
 		CurrentReplicas:              decision.CurrentReplicas,
 		StatusReplicas:               decision.StatusReplicas,
@@ -130,10 +138,11 @@ func buildMetric(trace hpa.MetricTrace, decision hpa.Decision) Metric {
 	}
 	if trace.Groups != nil {
 		m.PodGroups = &PodGroups{
-			Ready:   nonNil(trace.Groups.Ready),
-			Unready: nonNil(trace.Groups.Unready),
-			Missing: nonNil(trace.Groups.Missing),
-			Ignored: nonNil(trace.Groups.Ignored),
+			Ready:          nonNil(trace.Groups.Ready),
+			Unready:        nonNil(trace.Groups.Unready),
+			UnreadyReasons: trace.Groups.UnreadyReasons,
+			Missing:        nonNil(trace.Groups.Missing),
+			Ignored:        nonNil(trace.Groups.Ignored),
 		}
 	}
 	if trace.First != nil {
@@ -275,11 +284,6 @@ func buildNextStep(trace hpa.MetricTrace, minReplicas, maxReplicas int32) *NextS
 		switch {
 		case trace.Rule == hpa.RuleFromZero:
 			step.Unavailable = "the target has 0 replicas, so the proposal is ceil(ratio) with no tolerance"
-			return step
-		case trace.Rule == hpa.RuleWithinTolerance:
-			// NOTE: the engine counts Running and Ready pods only outside the tolerance band, so the
-			// count that the thresholds need is unknown here.
-			step.Unavailable = "the Running and Ready pod count is not recorded while the value is within tolerance"
 			return step
 		}
 		target := *trace.Target.ValueMilli

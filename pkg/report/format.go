@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -13,11 +14,32 @@ import (
 // quantity formats milli-units as a Kubernetes quantity: binary suffixes for memory, as
 // metrics-server reports it, decimal otherwise.
 func quantity(milli int64, resourceName string) string {
-	format := resource.DecimalSI
 	if resourceName == string(corev1.ResourceMemory) {
-		format = resource.BinarySI
+		return memoryQuantity(milli)
 	}
-	return resource.NewMilliQuantity(milli, format).String()
+	return resource.NewMilliQuantity(milli, resource.DecimalSI).String()
+}
+
+// memoryQuantity prints milli-bytes as a parseable binary quantity that people can read: exact
+// when the value is a whole multiple of a binary unit, else rounded to one decimal of the largest
+// unit (622155093333m prints as 593.3Mi). The milli fields of the schema keep the exact value.
+func memoryQuantity(milli int64) string {
+	bytes := (milli + 500) / 1000
+	exact := resource.NewQuantity(bytes, resource.BinarySI).String()
+	if bytes < 1024 || strings.IndexFunc(exact, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return exact
+	}
+	units := []string{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
+	value := float64(bytes)
+	unit := ""
+	for _, next := range units {
+		if value < 1024 {
+			break
+		}
+		value /= 1024
+		unit = next
+	}
+	return strconv.FormatFloat(value, 'f', 1, 64) + unit
 }
 
 func quantityFields(milli int64, resourceName string) (*string, *int64) {

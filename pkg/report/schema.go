@@ -1,6 +1,10 @@
 package report
 
-import "time"
+import (
+	"time"
+
+	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/hpa"
+)
 
 // APIVersion and Kind identify the -o json|yaml document. The fields below are the documented
 // output schema (docs/output-schema.md): add fields freely, but rename or remove one only with a
@@ -33,6 +37,8 @@ type Item struct {
 	ScaleTargetRef ScaleTargetRef `json:"scaleTargetRef"`
 	// EvaluatedAt is the moment the decision was computed for (RFC 3339, UTC).
 	EvaluatedAt time.Time `json:"evaluatedAt"`
+	// Controller is the kube-controller-manager configuration the decision assumes.
+	Controller Controller `json:"controller"`
 	// Source names where the objects were read, for example "cluster".
 	Source string `json:"source,omitempty"`
 
@@ -153,8 +159,11 @@ type Tolerance struct {
 type PodGroups struct {
 	Ready   []string `json:"ready"`
 	Unready []string `json:"unready"`
-	Missing []string `json:"missing"`
-	Ignored []string `json:"ignored"`
+	// UnreadyReasons maps each unready pod to the rule that made it unready: Pending,
+	// NoReadyCondition, NotReadyDuringCPUInitialization, SampleBeforeReady or NeverReadySinceStart.
+	UnreadyReasons map[string]string `json:"unreadyReasons,omitempty"`
+	Missing        []string          `json:"missing"`
+	Ignored        []string          `json:"ignored"`
 }
 
 // Rule is the branch of the replica calculation that produced the proposal.
@@ -311,4 +320,15 @@ type Memory struct {
 	// ScaleUpEvents and ScaleDownEvents count the remembered scale events inside a policy period.
 	ScaleUpEvents   int `json:"scaleUpEvents"`
 	ScaleDownEvents int `json:"scaleDownEvents"`
+}
+
+// Controller is the kube-controller-manager configuration a decision assumes. Durations are Go
+// duration strings, for example "15s" or "5m0s".
+type Controller struct {
+	Tolerance                    float64          `json:"tolerance"`
+	SyncPeriod                   string           `json:"syncPeriod"`
+	DownscaleStabilizationWindow string           `json:"downscaleStabilizationWindow"`
+	CPUInitializationPeriod      string           `json:"cpuInitializationPeriod"`
+	InitialReadinessDelay        string           `json:"initialReadinessDelay"`
+	FeatureGates                 hpa.FeatureGates `json:"featureGates"`
 }

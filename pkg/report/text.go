@@ -283,10 +283,22 @@ func ratioText(m Metric) string {
 func podGroupsText(g PodGroups) string {
 	return strings.Join([]string{
 		groupText(len(g.Ready), "ready", nil),
-		groupText(len(g.Unready), "unready", g.Unready),
+		groupText(len(g.Unready), "unready", withReasons(g.Unready, g.UnreadyReasons)),
 		groupText(len(g.Missing), "missing", g.Missing),
 		groupText(len(g.Ignored), "ignored", g.Ignored),
 	}, ", ")
+}
+
+// withReasons appends each pod's unready reason to its name, for example "web-1: Pending".
+func withReasons(names []string, reasons map[string]string) []string {
+	out := make([]string, 0, len(names))
+	for _, name := range names {
+		if reason := reasons[name]; reason != "" {
+			name += ": " + reason
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 func groupText(n int, label string, names []string) string {
@@ -560,7 +572,7 @@ func (p *printer) cannotSee(item Item) {
 		p.wrapped("    - ", "Whether a scale update would succeed: no update is due, so none is attempted.")
 	}
 	p.wrapped("    - ", "Metrics between now and the controller's next sync: the controller reads fresh metrics at every "+
-		"sync (every 15s by default), so a later sample can change this decision. Each next step above shows how far a "+
+		"sync (every "+item.Controller.SyncPeriod+" here), so a later sample can change this decision. Each next step above shows how far a "+
 		"metric must move to change it, before stabilization and rate limits.")
 }
 

@@ -310,10 +310,11 @@ func EventTime(event *corev1.Event) time.Time {
 func (s *Snapshot) MemoryFor(hpaObj *autoscalingv2.HorizontalPodAutoscaler, memories map[types.NamespacedName]hpa.Memory, now time.Time) (hpa.Memory, []string) {
 	key := types.NamespacedName{Namespace: hpaObj.Namespace, Name: hpaObj.Name}
 	if memory, found := memories[key]; found {
-		return memory.Clone(), []string{fmt.Sprintf("controller memory of %s is taken from the memory file", key)}
+		return memory.Clone(), nil
 	}
 
-	notes := []string{"the controller is assumed to have no stored recommendations, as after a restart: its first reconcile stores the current replica count"}
+	// The report describes the memory used; the notes here are only the caveats of building it.
+	var notes []string
 	if hpaObj.Spec.Behavior == nil {
 		return hpa.Memory{}, notes
 	}
@@ -322,7 +323,6 @@ func (s *Snapshot) MemoryFor(hpaObj *autoscalingv2.HorizontalPodAutoscaler, memo
 		return hpa.Memory{}, notes
 	}
 	rebuilt := RebuildScaleEvents(hpaObj, s.Events, now)
-	notes = append(notes, fmt.Sprintf("%d scale-up and %d scale-down events were rebuilt from SuccessfulRescale Events", len(rebuilt.ScaleUp), len(rebuilt.ScaleDown)))
 	notes = append(notes, rebuilt.Notes...)
 	return hpa.Memory{ScaleUpEvents: rebuilt.ScaleUp, ScaleDownEvents: rebuilt.ScaleDown}, notes
 }
