@@ -11,7 +11,7 @@ BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 PKG := github.com/kubectl-mlflow/kubectl-mlflow
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.GitCommit=$(GIT_COMMIT) -X $(PKG)/pkg/version.BuildDate=$(BUILD_DATE)
 
-.PHONY: build demo test unit conformance e2e krew-test bench release testcluster tools clean
+.PHONY: build demo test unit conformance e2e krew-test bench bench-e2e release testcluster tools clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/kubectl-mlflow ./cmd/kubectl-mlflow
@@ -37,6 +37,9 @@ krew-test: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+bench-e2e: build
+	@hack/bench-e2e.sh
 
 release:
 	@VERSION=$(VERSION) GIT_COMMIT=$(GIT_COMMIT) BUILD_DATE=$(BUILD_DATE) hack/release.sh
