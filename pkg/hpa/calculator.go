@@ -467,16 +467,34 @@ func (c *Calculator) ObjectAverageValue(statusReplicas int32, targetMilli int64,
 		return tr
 	}
 	tr.Timestamp = timestamp
+	c.perReplicaProposal(&tr, usage, targetMilli, statusReplicas, false)
+	return tr
+}
+
+// perReplicaProposal is the shared tail of Object and External AverageValue targets: the ratio
+// is usage / (target * status replicas), and outside the tolerance band the proposal is
+// ceil(usage / target). Only the External path caps the proposal at math.MaxInt32 and the
+// reported average at math.MaxInt64, as in the controller.
+func (c *Calculator) perReplicaProposal(tr *MetricTrace, usage, targetMilli int64, statusReplicas int32, capped bool) {
 	ratio := float64(usage) / (float64(targetMilli) * float64(statusReplicas))
 	tr.First = &Usage{ValueMilli: ptr(usage), Ratio: ratio, Count: int64(statusReplicas), Within: c.Tolerances.Within(ratio)}
 	if tr.First.Within {
 		tr.Rule, tr.Proposal = RuleWithinTolerance, statusReplicas
 	} else {
-		tr.Rule, tr.Proposal = RuleUsageOverTarget, int32(math.Ceil(float64(usage)/float64(targetMilli)))
+		tr.Rule = RuleUsageOverTarget
+		proposal := math.Ceil(float64(usage) / float64(targetMilli))
+		if capped && proposal > float64(math.MaxInt32) {
+			tr.Proposal = math.MaxInt32
+		} else {
+			tr.Proposal = int32(proposal)
+		}
+	}
+	if capped && float64(usage) >= float64(math.MaxInt64) {
+		tr.First.AverageMilli = ptr(int64(math.MaxInt64))
+		return
 	}
 	// A status replica count of 0 makes this +Inf or NaN, which converts to math.MinInt64 on amd64.
 	tr.First.AverageMilli = ptr(int64(math.Ceil(float64(usage) / float64(statusReplicas))))
-	return tr
 }
 
 // ExternalValue is the proposal for an External metric with a Value target: the sum of all
@@ -541,23 +559,6 @@ func (c *Calculator) ExternalAverageValue(statusReplicas int32, targetMilli int6
 			break
 		}
 	}
-	ratio := float64(usage) / (float64(targetMilli) * float64(statusReplicas))
-	tr.First = &Usage{ValueMilli: ptr(usage), Ratio: ratio, Count: int64(statusReplicas), Within: c.Tolerances.Within(ratio)}
-	if tr.First.Within {
-		tr.Rule, tr.Proposal = RuleWithinTolerance, statusReplicas
-	} else {
-		tr.Rule = RuleUsageOverTarget
-		proposal := math.Ceil(float64(usage) / float64(targetMilli))
-		if proposal > float64(math.MaxInt32) {
-			tr.Proposal = math.MaxInt32
-		} else {
-			tr.Proposal = int32(proposal)
-		}
-	}
-	if float64(usage) >= float64(math.MaxInt64) {
-		tr.First.AverageMilli = ptr(int64(math.MaxInt64))
-	} else {
-		tr.First.AverageMilli = ptr(int64(math.Ceil(float64(usage) / float64(statusReplicas))))
-	}
+	c.perReplicaProposal(&tr, usage, targetMilli, statusReplicas, true)
 	return tr
 }

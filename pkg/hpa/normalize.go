@@ -174,46 +174,29 @@ type PolicyLimit struct {
 // policy's own limit. selectPolicy Disabled allows no change; Min takes the lowest policy limit;
 // anything else (Max, the default) takes the highest.
 func ScaleUpLimit(current int32, upEvents, downEvents []ScaleEvent, rules *autoscalingv2.HPAScalingRules, now time.Time) (int32, []PolicyLimit) {
-	if rules.SelectPolicy != nil && *rules.SelectPolicy == autoscalingv2.DisabledPolicySelect {
-		return current, nil
-	}
-	useMin := rules.SelectPolicy != nil && *rules.SelectPolicy == autoscalingv2.MinChangePolicySelect
-	result := int32(math.MinInt32)
-	if useMin {
-		result = math.MaxInt32
-	}
-	var limits []PolicyLimit
-	for _, policy := range rules.Policies {
-		period := time.Duration(policy.PeriodSeconds) * time.Second
-		start := current - replicaChangeSince(upEvents, period, now) + replicaChangeSince(downEvents, period, now)
-		var proposed int32
-		switch policy.Type {
-		case autoscalingv2.PodsScalingPolicy:
-			proposed = start + policy.Value
-		case autoscalingv2.PercentScalingPolicy:
-			// In float64, 100 * 1.1 is 110.00000000000001, so 10% of 100 allows 111.
-			proposed = int32(math.Ceil(float64(start) * (1 + float64(policy.Value)/100)))
-		}
-		limits = append(limits, PolicyLimit{Policy: policy, PeriodStartReplicas: start, Limit: proposed})
-		if useMin {
-			result = min(result, proposed)
-		} else {
-			result = max(result, proposed)
-		}
-	}
-	return result, limits
+	return policyLimit(current, upEvents, downEvents, rules, now, true)
 }
 
 // ScaleDownLimit returns the lowest replica count the scale-down rules allow now. selectPolicy
 // Max (the default) allows the largest change, that is the lowest policy limit; Min the highest.
 // Percent policies truncate toward zero.
 func ScaleDownLimit(current int32, upEvents, downEvents []ScaleEvent, rules *autoscalingv2.HPAScalingRules, now time.Time) (int32, []PolicyLimit) {
+	return policyLimit(current, upEvents, downEvents, rules, now, false)
+}
+
+// policyLimit evaluates every policy from the replica count at the start of its period
+// (current - added + deleted within the period) and combines the limits by selectPolicy.
+func policyLimit(current int32, upEvents, downEvents []ScaleEvent, rules *autoscalingv2.HPAScalingRules, now time.Time, up bool) (int32, []PolicyLimit) {
 	if rules.SelectPolicy != nil && *rules.SelectPolicy == autoscalingv2.DisabledPolicySelect {
 		return current, nil
 	}
-	useMin := rules.SelectPolicy != nil && *rules.SelectPolicy == autoscalingv2.MinChangePolicySelect
+	// The largest change is the highest limit going up and the lowest going down.
+	takeHighest := up
+	if rules.SelectPolicy != nil && *rules.SelectPolicy == autoscalingv2.MinChangePolicySelect {
+		takeHighest = !up
+	}
 	result := int32(math.MaxInt32)
-	if useMin {
+	if takeHighest {
 		result = math.MinInt32
 	}
 	var limits []PolicyLimit
@@ -221,14 +204,19 @@ func ScaleDownLimit(current int32, upEvents, downEvents []ScaleEvent, rules *aut
 		period := time.Duration(policy.PeriodSeconds) * time.Second
 		start := current - replicaChangeSince(upEvents, period, now) + replicaChangeSince(downEvents, period, now)
 		var proposed int32
-		switch policy.Type {
-		case autoscalingv2.PodsScalingPolicy:
+		switch {
+		case policy.Type == autoscalingv2.PodsScalingPolicy && up:
+			proposed = start + policy.Value
+		case policy.Type == autoscalingv2.PodsScalingPolicy:
 			proposed = start - policy.Value
-		case autoscalingv2.PercentScalingPolicy:
+		case policy.Type == autoscalingv2.PercentScalingPolicy && up:
+			// In float64, 100 * 1.1 is 110.00000000000001, so 10% of 100 allows 111.
+			proposed = int32(math.Ceil(float64(start) * (1 + float64(policy.Value)/100)))
+		case policy.Type == autoscalingv2.PercentScalingPolicy:
 			proposed = int32(float64(start) * (1 - float64(policy.Value)/100))
 		}
 		limits = append(limits, PolicyLimit{Policy: policy, PeriodStartReplicas: start, Limit: proposed})
-		if useMin {
+		if takeHighest {
 			result = max(result, proposed)
 		} else {
 			result = min(result, proposed)

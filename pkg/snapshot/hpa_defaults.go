@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/hpa"
 )
 
 // Limits of the autoscaling/v2 API validation in Kubernetes v1.37.
@@ -31,43 +33,7 @@ func SetHPADefaults(hpaObj *autoscalingv2.HorizontalPodAutoscaler) {
 	if len(spec.Metrics) == 0 {
 		spec.Metrics = []autoscalingv2.MetricSpec{cpuUtilizationMetric(defaultCPUUtilization)}
 	}
-	if spec.Behavior == nil {
-		return
-	}
-
-	scaleUpDefault := autoscalingv2.HPAScalingRules{
-		StabilizationWindowSeconds: int32Ptr(0),
-		SelectPolicy:               selectPolicyPtr(autoscalingv2.MaxChangePolicySelect),
-		Policies: []autoscalingv2.HPAScalingPolicy{
-			{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
-			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
-		},
-	}
-	scaleDownDefault := autoscalingv2.HPAScalingRules{
-		SelectPolicy: selectPolicyPtr(autoscalingv2.MaxChangePolicySelect),
-		Policies: []autoscalingv2.HPAScalingPolicy{
-			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
-		},
-	}
-	spec.Behavior.ScaleUp = defaultScalingRules(spec.Behavior.ScaleUp, scaleUpDefault)
-	spec.Behavior.ScaleDown = defaultScalingRules(spec.Behavior.ScaleDown, scaleDownDefault)
-}
-
-func defaultScalingRules(rules *autoscalingv2.HPAScalingRules, defaults autoscalingv2.HPAScalingRules) *autoscalingv2.HPAScalingRules {
-	if rules == nil {
-		return &defaults
-	}
-	out := rules.DeepCopy()
-	if out.StabilizationWindowSeconds == nil {
-		out.StabilizationWindowSeconds = defaults.StabilizationWindowSeconds
-	}
-	if out.SelectPolicy == nil {
-		out.SelectPolicy = defaults.SelectPolicy
-	}
-	if out.Policies == nil {
-		out.Policies = defaults.Policies
-	}
-	return out
+	spec.Behavior = hpa.DefaultBehavior(spec.Behavior)
 }
 
 // convertHPAFromV1 converts an autoscaling/v1 HPA to autoscaling/v2 as the API server does:
@@ -349,7 +315,3 @@ func hasObjectOrExternalMetric(metrics []autoscalingv2.MetricSpec) bool {
 }
 
 func int32Ptr(value int32) *int32 { return &value }
-
-func selectPolicyPtr(policy autoscalingv2.ScalingPolicySelect) *autoscalingv2.ScalingPolicySelect {
-	return &policy
-}
