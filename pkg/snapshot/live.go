@@ -8,7 +8,10 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"golang.org/x/sync/errgroup"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,13 +19,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/scale"
 	"k8s.io/klog/v2"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsclientset "k8s.io/metrics/pkg/client/clientset/versioned"
 	custommetricsclient "k8s.io/metrics/pkg/client/custom_metrics"
 	externalmetricsclient "k8s.io/metrics/pkg/client/external_metrics"
@@ -60,6 +63,10 @@ type LiveOptions struct {
 	Namespaces []string
 	// AllNamespaces reads every namespace with one cluster-wide list per kind instead.
 	AllNamespaces bool
+	// PodDisruptionBudgets and ResourceQuotas add one list request each per namespace, for the
+	// commands that use them; HPA decisions read neither.
+	PodDisruptionBudgets bool
+	ResourceQuotas       bool
 }
 
 // RequestCounter counts the HTTP requests sent through a rest.Config that it wraps.
@@ -87,23 +94,55 @@ func (f roundTripperFunc) RoundTrip(request *http.Request) (*http.Response, erro
 	return f(request)
 }
 
+// Client-side rate limit of the live reader. client-go's default (5 requests per second, burst
+// 10) throttles a namespace of 50 HPAs to about 10 seconds, although the reads are sequential
+// and light.
+const (
+	liveQPS   = 50
+	liveBurst = 100
+	// scaleReadConcurrency bounds the scale subresource GETs in flight at once.
+	scaleReadConcurrency = 8
+)
+
 // NewLiveReader builds the clients of a LiveReader from getter, typically the kubectl
-// ConfigFlags, with every request counted. Discovery is cached in memory for the reader's
-// lifetime, not on disk, so that the count includes it.
+// ConfigFlags, with every request counted. Discovery uses the getter's client, which for
+// ConfigFlags is kubectl's disk cache (--cache-dir), so repeated runs skip discovery as kubectl
+// does. Answers served from that cache send no request and are not counted.
 func NewLiveReader(getter genericclioptions.RESTClientGetter) (*LiveReader, error) {
+	counter := &RequestCounter{}
+	// ConfigFlags applies WrapConfigFn to every config it makes, the discovery client's too, so
+	// the counter sees every request that goes to the network. Other getters are wrapped here.
+	flags, isConfigFlags := getter.(*genericclioptions.ConfigFlags)
+	if isConfigFlags {
+		previous := flags.WrapConfigFn
+		flags.WrapConfigFn = func(config *rest.Config) *rest.Config {
+			if previous != nil {
+				config = previous(config)
+			}
+			config.Wrap(counter.Wrap)
+			return config
+		}
+	}
 	baseConfig, err := getter.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("failed to load the kubeconfig: %w", err)
 	}
 	config := rest.CopyConfig(baseConfig)
-	counter := &RequestCounter{}
-	config.Wrap(counter.Wrap)
+	if config.QPS == 0 {
+		config.QPS, config.Burst = liveQPS, liveBurst
+	}
+	if !isConfigFlags {
+		config.Wrap(counter.Wrap)
+	}
 
 	kube, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the Kubernetes client: %w", err)
 	}
-	cachedDiscovery := memory.NewMemCacheClient(kube.Discovery())
+	cachedDiscovery, err := getter.ToDiscoveryClient()
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the discovery client: %w", err)
+	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cachedDiscovery)
 
 	scales, err := scale.NewForConfig(config, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(cachedDiscovery))
@@ -144,8 +183,8 @@ func (r *LiveReader) Requests() int64 {
 	return r.requests.Count()
 }
 
-// Read lists the HPAs, pods, Events, PodDisruptionBudgets, ResourceQuotas and PodMetrics of the
-// selected namespaces (one request per kind and namespace), then gets each distinct scale target
+// Read lists the HPAs, pods, Events, PodMetrics and, when options ask, PodDisruptionBudgets and
+// ResourceQuotas of the selected namespaces (one request per kind and namespace), then gets each distinct scale target
 // and each distinct metric that the HPAs use. Failing to list HPAs or pods, or to discover the
 // served APIs, returns an error. Other failures are recorded in the Snapshot, so that the report
 // can show what it could not read.
@@ -170,7 +209,7 @@ func (r *LiveReader) Read(ctx context.Context, options LiveOptions) (*Snapshot, 
 		scopes = []string{metav1.NamespaceAll}
 	}
 	for _, namespace := range scopes {
-		if err := r.listNamespace(ctx, snapshot, namespace); err != nil {
+		if err := r.listNamespace(ctx, snapshot, namespace, options); err != nil {
 			return nil, err
 		}
 	}
@@ -186,7 +225,22 @@ func (r *LiveReader) Read(ctx context.Context, options LiveOptions) (*Snapshot, 
 }
 
 // servedMetricsGroups returns which of the three metrics API groups the server serves.
+// A cached answer that lacks a group is refreshed once, so that a metrics adapter installed since
+// the cache was written is seen.
 func (r *LiveReader) servedMetricsGroups() (map[string]bool, error) {
+	served, err := r.serverGroups()
+	if err != nil {
+		return nil, err
+	}
+	cached, isCached := r.clients.Discovery.(discovery.CachedDiscoveryInterface)
+	if isCached && !cached.Fresh() && !(served[ResourceMetricsGroup] && served[CustomMetricsGroup] && served[ExternalMetricsGroup]) {
+		cached.Invalidate()
+		return r.serverGroups()
+	}
+	return served, nil
+}
+
+func (r *LiveReader) serverGroups() (map[string]bool, error) {
 	groups, err := r.clients.Discovery.ServerGroups()
 	if err != nil {
 		return nil, fmt.Errorf("failed to discover the API groups of the cluster: %w", err)
@@ -210,49 +264,89 @@ func unservedError(group string) error {
 }
 
 // listNamespace lists every kind of one namespace (all namespaces for metav1.NamespaceAll).
-func (r *LiveReader) listNamespace(ctx context.Context, snapshot *Snapshot, namespace string) error {
+func (r *LiveReader) listNamespace(ctx context.Context, snapshot *Snapshot, namespace string, options LiveOptions) error {
 	core := r.clients.Kube.CoreV1()
+	listOptions := metav1.ListOptions{}
 
-	hpas, err := r.clients.Kube.AutoscalingV2().HorizontalPodAutoscalers(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return requestFailed(err, "list", "horizontalpodautoscalers.autoscaling", namespace)
+	// The lists are independent, so they run concurrently; each result is merged after Wait.
+	var (
+		hpas            *autoscalingv2.HorizontalPodAutoscalerList
+		pods            *corev1.PodList
+		events          *corev1.EventList
+		budgets         *policyv1.PodDisruptionBudgetList
+		quotas          *corev1.ResourceQuotaList
+		podMetrics      *metricsv1beta1.PodMetricsList
+		eventsErr       error
+		budgetsErr      error
+		quotasErr       error
+		podMetricsErr   error
+		metricsServed   = snapshot.Unavailable[ResourceMetricsGroup] == nil
+		group, groupCtx = errgroup.WithContext(ctx)
+	)
+	group.Go(func() (err error) {
+		hpas, err = r.clients.Kube.AutoscalingV2().HorizontalPodAutoscalers(namespace).List(groupCtx, listOptions)
+		if err != nil {
+			return requestFailed(err, "list", "horizontalpodautoscalers.autoscaling", namespace)
+		}
+		return nil
+	})
+	group.Go(func() (err error) {
+		pods, err = core.Pods(namespace).List(groupCtx, listOptions)
+		if err != nil {
+			return requestFailed(err, "list", "pods", namespace)
+		}
+		return nil
+	})
+	group.Go(func() error {
+		// Only Events about HPAs are read: the SuccessfulRescale history and the controller's warnings.
+		events, eventsErr = core.Events(namespace).List(groupCtx, metav1.ListOptions{FieldSelector: "involvedObject.kind=HorizontalPodAutoscaler"})
+		return nil
+	})
+	if options.PodDisruptionBudgets {
+		group.Go(func() error {
+			budgets, budgetsErr = r.clients.Kube.PolicyV1().PodDisruptionBudgets(namespace).List(groupCtx, listOptions)
+			return nil
+		})
 	}
+	if options.ResourceQuotas {
+		group.Go(func() error {
+			quotas, quotasErr = core.ResourceQuotas(namespace).List(groupCtx, listOptions)
+			return nil
+		})
+	}
+	if metricsServed {
+		group.Go(func() error {
+			podMetrics, podMetricsErr = r.clients.Metrics.MetricsV1beta1().PodMetricses(namespace).List(groupCtx, listOptions)
+			return nil
+		})
+	}
+	if err := group.Wait(); err != nil {
+		return err
+	}
+
 	snapshot.HPAs = append(snapshot.HPAs, hpas.Items...)
-
-	pods, err := core.Pods(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return requestFailed(err, "list", "pods", namespace)
-	}
 	snapshot.Pods = append(snapshot.Pods, pods.Items...)
-
-	// Only Events about HPAs are read: the SuccessfulRescale history and the controller's warnings.
-	events, err := core.Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=HorizontalPodAutoscaler"})
-	if err != nil {
-		recordUnavailable(snapshot, EventsResource, requestFailed(err, "list", "events", namespace))
+	if eventsErr != nil {
+		recordUnavailable(snapshot, EventsResource, requestFailed(eventsErr, "list", "events", namespace))
 	} else {
 		snapshot.Events = append(snapshot.Events, events.Items...)
 	}
-
-	budgets, err := r.clients.Kube.PolicyV1().PodDisruptionBudgets(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		recordUnavailable(snapshot, PodDisruptionBudgetsResource, requestFailed(err, "list", "poddisruptionbudgets.policy", namespace))
-	} else {
+	if budgetsErr != nil {
+		recordUnavailable(snapshot, PodDisruptionBudgetsResource, requestFailed(budgetsErr, "list", "poddisruptionbudgets.policy", namespace))
+	} else if budgets != nil {
 		snapshot.PodDisruptionBudgets = append(snapshot.PodDisruptionBudgets, budgets.Items...)
 	}
-
-	quotas, err := core.ResourceQuotas(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		recordUnavailable(snapshot, ResourceQuotasResource, requestFailed(err, "list", "resourcequotas", namespace))
-	} else {
+	if quotasErr != nil {
+		recordUnavailable(snapshot, ResourceQuotasResource, requestFailed(quotasErr, "list", "resourcequotas", namespace))
+	} else if quotas != nil {
 		snapshot.ResourceQuotas = append(snapshot.ResourceQuotas, quotas.Items...)
 	}
 
-	if snapshot.Unavailable[ResourceMetricsGroup] != nil || len(hpas.Items) == 0 {
+	if !metricsServed || len(hpas.Items) == 0 {
 		return nil
 	}
-	podMetrics, err := r.clients.Metrics.MetricsV1beta1().PodMetricses(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		failure := requestFailed(err, "list", "podmetrics.metrics.k8s.io", namespace)
+	if podMetricsErr != nil {
+		failure := requestFailed(podMetricsErr, "list", "podmetrics.metrics.k8s.io", namespace)
 		for _, namespace := range hpaNamespaces(hpas.Items) {
 			snapshot.RequestErrors[MetricRequest{Group: ResourceMetricsGroup, Namespace: namespace}] = failure
 		}
@@ -292,7 +386,9 @@ type scaleTarget struct {
 
 // readScales gets the scale subresource of each distinct scale target, once.
 func (r *LiveReader) readScales(ctx context.Context, snapshot *Snapshot) error {
-	results := map[scaleTarget]ScaleResult{}
+	// Each distinct scale target is read once, with at most scaleReadConcurrency GETs at a time.
+	targets := map[types.NamespacedName]scaleTarget{}
+	results := map[scaleTarget]*ScaleResult{}
 	for i := range snapshot.HPAs {
 		hpaObj := &snapshot.HPAs[i]
 		key := types.NamespacedName{Namespace: hpaObj.Namespace, Name: hpaObj.Name}
@@ -304,15 +400,29 @@ func (r *LiveReader) readScales(ctx context.Context, snapshot *Snapshot) error {
 			continue
 		}
 		target := scaleTarget{namespace: hpaObj.Namespace, groupKind: schema.GroupKind{Group: groupVersion.Group, Kind: ref.Kind}, name: ref.Name}
-		result, done := results[target]
-		if !done {
-			if err := ctx.Err(); err != nil {
+		targets[key] = target
+		results[target] = &ScaleResult{}
+	}
+
+	group, groupCtx := errgroup.WithContext(ctx)
+	group.SetLimit(scaleReadConcurrency)
+	for target, result := range results {
+		group.Go(func() error {
+			if err := groupCtx.Err(); err != nil {
 				return err
 			}
-			result = r.getScale(ctx, target)
-			results[target] = result
-		}
-		snapshot.Scales[key] = result
+			*result = r.getScale(groupCtx, target)
+			return nil
+		})
+	}
+	if err := group.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for key, target := range targets {
+		snapshot.Scales[key] = *results[target]
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func countActions(actions []clienttesting.Action, verb, resource string) int {
 
 func TestLiveReaderSharesRequests(t *testing.T) {
 	fakes, clients := newLiveFakes(ResourceMetricsGroup, CustomMetricsGroup, ExternalMetricsGroup)
-	snapshot, err := NewLiveReaderForClients(clients).Read(context.Background(), LiveOptions{Namespaces: []string{"shop"}})
+	snapshot, err := NewLiveReaderForClients(clients).Read(context.Background(), LiveOptions{Namespaces: []string{"shop"}, PodDisruptionBudgets: true, ResourceQuotas: true})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -199,7 +199,7 @@ func TestLiveReaderForbiddenOptionalResource(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "policy", Resource: "poddisruptionbudgets"}, "", errors.New("no RBAC policy matched"))
 	})
 
-	snapshot, err := NewLiveReaderForClients(clients).Read(context.Background(), LiveOptions{Namespaces: []string{"shop"}})
+	snapshot, err := NewLiveReaderForClients(clients).Read(context.Background(), LiveOptions{Namespaces: []string{"shop"}, PodDisruptionBudgets: true, ResourceQuotas: true})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -258,5 +258,17 @@ func TestRequestCounterCountsRequests(t *testing.T) {
 	}
 	if got := counter.Count(); got != 3 {
 		t.Errorf("counted %d requests, want 3", got)
+	}
+}
+
+func TestLiveReaderSkipsOptionalKinds(t *testing.T) {
+	fakes, clients := newLiveFakes(ResourceMetricsGroup, CustomMetricsGroup, ExternalMetricsGroup)
+	if _, err := NewLiveReaderForClients(clients).Read(context.Background(), LiveOptions{Namespaces: []string{"shop"}}); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	for _, resource := range []string{"poddisruptionbudgets", "resourcequotas"} {
+		if got := countActions(fakes.kube.Actions(), "list", resource); got != 0 {
+			t.Errorf("%d list requests for %s, want none unless LiveOptions asks", got, resource)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -47,10 +48,14 @@ func benchNamespace(b *testing.B, cluster *harness.Cluster, namespace string, co
 	}
 }
 
-// runCounted runs kubectl with args and returns the number of API requests it made, read from
-// its log by count.
-func runCounted(b *testing.B, cluster *harness.Cluster, count func(string) int, args ...string) int {
+// runCounted runs kubectl with args (or, when direct is set, the plugin binary itself) and
+// returns the number of API requests it made, read from its log by count.
+func runCounted(b *testing.B, cluster *harness.Cluster, direct bool, count func(string) int, args ...string) int {
 	cmd := cluster.KubectlCommand(args...)
+	if direct {
+		cmd = exec.Command("kubectl-mlflow", args...)
+		cmd.Env = cluster.KubectlEnv()
+	}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -84,21 +89,26 @@ func BenchmarkExplainVersusDescribe(b *testing.B) {
 	benchNamespace(b, cluster, "bench-one", 1)
 	benchNamespace(b, cluster, "bench-fifty", 50)
 
+	// The "direct" cases run the plugin binary without kubectl in front, which shows the cost of
+	// kubectl's plugin mechanism (one more process start) apart from the plugin's own work.
 	cases := []struct {
-		name  string
-		count func(string) int
-		args  []string
+		name   string
+		direct bool
+		count  func(string) int
+		args   []string
 	}{
-		{"explain/1-hpa", countPluginRequests, []string{"mlflow", "explain-hpa", "mlflow-00", "-n", "bench-one", "-o", "json", "-v=2"}},
-		{"describe/1-hpa", countKubectlRequests, []string{"describe", "hpa", "mlflow-00", "-n", "bench-one", "-v=6"}},
-		{"explain/50-hpas", countPluginRequests, []string{"mlflow", "explain-hpa", "-n", "bench-fifty", "-o", "json", "-v=2"}},
-		{"describe/50-hpas", countKubectlRequests, []string{"describe", "hpa", "-n", "bench-fifty", "-v=6"}},
+		{"explain/1-hpa", false, countPluginRequests, []string{"mlflow", "explain-hpa", "mlflow-00", "-n", "bench-one", "-o", "json", "-v=2"}},
+		{"explain-direct/1-hpa", true, countPluginRequests, []string{"explain-hpa", "mlflow-00", "-n", "bench-one", "-o", "json", "-v=2"}},
+		{"describe/1-hpa", false, countKubectlRequests, []string{"describe", "hpa", "mlflow-00", "-n", "bench-one", "-v=6"}},
+		{"explain/50-hpas", false, countPluginRequests, []string{"mlflow", "explain-hpa", "-n", "bench-fifty", "-o", "json", "-v=2"}},
+		{"explain-direct/50-hpas", true, countPluginRequests, []string{"explain-hpa", "-n", "bench-fifty", "-o", "json", "-v=2"}},
+		{"describe/50-hpas", false, countKubectlRequests, []string{"describe", "hpa", "-n", "bench-fifty", "-v=6"}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			requests := 0
 			for i := 0; i < b.N; i++ {
-				requests = runCounted(b, cluster, c.count, c.args...)
+				requests = runCounted(b, cluster, c.direct, c.count, c.args...)
 			}
 			if requests <= 0 {
 				b.Fatalf("no API request count found in the log of kubectl %s", strings.Join(c.args, " "))
