@@ -21,13 +21,18 @@ demo: build
 
 unit:
 	$(GO) vet ./...
-	$(GO) test ./pkg/... ./cmd/...
+	$(GO) test -count=1 ./pkg/... ./cmd/... ./hack/...
 
+# Prints the per-file case counts and every failure, without the passing subtests.
 conformance:
-	$(GO) test ./test/conformance/...
+	set -o pipefail; $(GO) test -count=1 -v ./test/conformance/... 2>&1 | grep -vE '^\s*(=== RUN|--- PASS)'
+
 
 testcluster:
 	@hack/build-testcluster.sh
+
+tools:
+	@hack/tools.sh
 
 e2e: build testcluster
 	@hack/e2e.sh
