@@ -34,7 +34,7 @@ on live objects or on manifests, and explains each scaling decision with its num
 			// kubectl shows plugin commands under this name in help and usage lines.
 			cobra.CommandDisplayNameAnnotation: "kubectl mlflow",
 		},
-		SilenceUsage:  true,
+		SilenceUsage: true,
 		// main prints the error once, prefixed "error:" as kubectl does.
 		SilenceErrors: true,
 	}

@@ -43,6 +43,8 @@ type Context struct {
 	// Unavailable holds why an API or resource could not be read, keyed by its name, for example
 	// "metrics.k8s.io" or "events".
 	Unavailable map[string]error
+	// HPA is the object as read, whose status is the controller's last output; nil when unknown.
+	HPA *autoscalingv2.HorizontalPodAutoscaler
 }
 
 // nextStepNote is the caveat attached to every next step.
@@ -111,6 +113,8 @@ func Build(decision hpa.Decision, ctx Context) Item {
 	item.Assumptions = append(item.Assumptions, memoryAssumptions(decision, ctx)...)
 	item.Assumptions = append(item.Assumptions, ctx.Notes...)
 	item.Warnings = buildWarnings(decision, ctx)
+	item.LastStatus = buildLastStatus(ctx.HPA)
+	item.Evidence = append([]string{}, buildEvidence(decision, ctx)...)
 	item.OutcomeRange = outcomeRange(decision, ctx)
 	item.Verdict = verdict(decision, ctx)
 	if decision.Error != "" {

@@ -79,6 +79,10 @@ type Item struct {
 	Memory      Memory      `json:"memory"`
 	Assumptions []string    `json:"assumptions"`
 	Warnings    []string    `json:"warnings"`
+	// LastStatus is the status the controller last wrote, as read; absent before its first write.
+	LastStatus *LastStatus `json:"lastStatus,omitempty"`
+	// Evidence are conclusions drawn from LastStatus about what the tool cannot see.
+	Evidence []string `json:"evidence"`
 	// Error is the error the reconcile returns to the controller's work queue, if any.
 	Error string `json:"error,omitempty"`
 	// Hint is the fix for Error, when a known cause is recognized.

@@ -120,6 +120,7 @@ func (p *printer) item(item Item, opts TextOptions) {
 	p.decision(item)
 	p.conditions(item)
 	p.events(item)
+	p.lastStatus(item)
 	p.bullets("Assumptions", item.Assumptions)
 	p.bullets("Warnings", item.Warnings)
 	p.cannotSee(item)
@@ -533,6 +534,29 @@ func (p *printer) conditions(item Item) {
 		rows = append(rows, []string{c.Type, c.Status, c.Reason, c.Message})
 	}
 	p.table(4, []string{"Type", "Status", "Reason", "Message"}, rows)
+}
+
+func (p *printer) lastStatus(item Item) {
+	if item.LastStatus == nil && len(item.Evidence) == 0 {
+		return
+	}
+	p.line("")
+	p.line("  What the controller reported last (the HPA's status as read)")
+	if last := item.LastStatus; last != nil {
+		summary := fmt.Sprintf("currentReplicas %d, desiredReplicas %d", last.CurrentReplicas, last.DesiredReplicas)
+		if last.LastScaleTime != nil {
+			summary += ", lastScaleTime " + last.LastScaleTime.Format(time.RFC3339)
+		}
+		p.wrapped("    ", summary)
+		rows := make([][]string, 0, len(last.Conditions))
+		for _, c := range last.Conditions {
+			rows = append(rows, []string{c.Type, c.Status, c.Reason})
+		}
+		p.table(4, []string{"Type", "Status", "Reason"}, rows)
+	}
+	for _, text := range item.Evidence {
+		p.wrapped("    - ", text)
+	}
 }
 
 func (p *printer) events(item Item) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -176,6 +177,28 @@ func TestPredictionMatchesController(t *testing.T) {
 			runAgreement(t, cluster, sc)
 		})
 	}
+
+	t.Run("completion lists HPA names", func(t *testing.T) {
+		// kubectl (v1.26 and later) completes plugin arguments through kubectl_complete-<plugin>.
+		helpers, err := filepath.Abs("../../hack/completion")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := cluster.KubectlCommand("__complete", "mlflow", "explain-hpa", "-n", "agree-scale-up", "")
+		for i, variable := range cmd.Env {
+			if strings.HasPrefix(variable, "PATH=") {
+				cmd.Env[i] = "PATH=" + helpers + string(filepath.ListSeparator) + strings.TrimPrefix(variable, "PATH=")
+			}
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kubectl __complete mlflow explain-hpa: %v", err)
+		}
+		completions := strings.Fields(string(out))
+		if len(completions) == 0 || completions[0] != workloadName {
+			t.Errorf("completions = %q, want %q first", completions, workloadName)
+		}
+	})
 }
 
 // requirePlugin fails the test unless kubectl can find the plugin on PATH.
@@ -240,31 +263,7 @@ func explain(t *testing.T, cluster *harness.Cluster, namespace string) predictio
 
 func runAgreement(t *testing.T, cluster *harness.Cluster, sc scenario) {
 	namespace := "agree-" + sc.name
-	cluster.CreateNamespace(t, namespace)
-	cluster.CreateDeployment(t, harness.NewDeployment(namespace, workloadName).Replicas(sc.replicas).Requests(sc.requests).Build())
-	pods := cluster.WaitForPods(t, namespace, workloadSelector, int(sc.replicas))
-
-	// Pods started and turned ready long before the CPU initialization period (5 minutes), so
-	// the controller trusts every CPU sample.
-	for _, pod := range pods[:sc.pending] {
-		holdPending(t, cluster, namespace, pod.Name)
-	}
-	longAgo := time.Now().Add(-10 * time.Minute)
-	running := cluster.MarkPodsRunningReady(t, namespace, workloadSelector+",!"+holdLabel, longAgo, longAgo)
-	if len(running) != int(sc.replicas)-sc.pending {
-		t.Fatalf("%d pods are Running, want %d", len(running), int(sc.replicas)-sc.pending)
-	}
-	if sc.cpu != "" {
-		for _, pod := range running {
-			cluster.Metrics.SetPodMetrics(namespace, pod.Name, map[string]corev1.ResourceList{
-				"app": {corev1.ResourceCPU: resource.MustParse(sc.cpu), corev1.ResourceMemory: resource.MustParse(sc.memory)},
-			}, 30*time.Second)
-		}
-	}
-	if sc.metrics != nil {
-		sc.metrics(cluster.Metrics, namespace)
-	}
-	cluster.CreateHPA(t, sc.hpa(namespace))
+	setUpScenario(t, cluster, namespace, sc)
 
 	predicted := explain(t, cluster, namespace).Items[0]
 	if predicted.DesiredReplicas != sc.wantDesired {
@@ -311,6 +310,37 @@ func runAgreement(t *testing.T, cluster *harness.Cluster, sc scenario) {
 	for _, want := range predicted.Events {
 		waitForEvent(t, cluster, namespace, want.Type, want.Reason, want.Message)
 	}
+}
+
+// setUpScenario creates the namespace, the Deployment, its pods' states and metrics, and the HPA,
+// with no HPA controller running.
+func setUpScenario(t *testing.T, cluster *harness.Cluster, namespace string, sc scenario) {
+	t.Helper()
+	cluster.CreateNamespace(t, namespace)
+	cluster.CreateDeployment(t, harness.NewDeployment(namespace, workloadName).Replicas(sc.replicas).Requests(sc.requests).Build())
+	pods := cluster.WaitForPods(t, namespace, workloadSelector, int(sc.replicas))
+
+	// Pods started and turned ready long before the CPU initialization period (5 minutes), so
+	// the controller trusts every CPU sample.
+	for _, pod := range pods[:sc.pending] {
+		holdPending(t, cluster, namespace, pod.Name)
+	}
+	longAgo := time.Now().Add(-10 * time.Minute)
+	running := cluster.MarkPodsRunningReady(t, namespace, workloadSelector+",!"+holdLabel, longAgo, longAgo)
+	if len(running) != int(sc.replicas)-sc.pending {
+		t.Fatalf("%d pods are Running, want %d", len(running), int(sc.replicas)-sc.pending)
+	}
+	if sc.cpu != "" {
+		for _, pod := range running {
+			cluster.Metrics.SetPodMetrics(namespace, pod.Name, map[string]corev1.ResourceList{
+				"app": {corev1.ResourceCPU: resource.MustParse(sc.cpu), corev1.ResourceMemory: resource.MustParse(sc.memory)},
+			}, 30*time.Second)
+		}
+	}
+	if sc.metrics != nil {
+		sc.metrics(cluster.Metrics, namespace)
+	}
+	cluster.CreateHPA(t, sc.hpa(namespace))
 }
 
 // holdPending labels a pod so that MarkPodsRunningReady leaves it Pending.

@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/cmd/completion"
 	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/hpa"
 	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/report"
 	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/snapshot"
@@ -94,9 +95,10 @@ clamp, the conditions and events the controller would write, and what the tool c
 Without -f it reads the cluster (get and list only). With -f it reads manifests instead:
 HorizontalPodAutoscaler, the scale target (Deployment, StatefulSet, ReplicaSet or a Scale),
 Pods, PodMetrics, MetricValueList, ExternalMetricValueList and Events.`,
-		Example:      example,
-		Args:         cobra.MaximumNArgs(1),
-		SilenceUsage: true,
+		Example:           example,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: firstArgument(completion.HPANames(configFlags)),
+		SilenceUsage:      true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -121,6 +123,16 @@ Pods, PodMetrics, MetricValueList, ExternalMetricValueList and Events.`,
 	flags.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "As --horizontal-pod-autoscaler-sync-period.")
 	flags.Var(newFeatureGateFlag(&o.FeatureGates), "feature-gates", "Controller feature gates that change decisions, for example HPAScaleToZero=false,PodLevelResources=true.")
 	return c
+}
+
+// firstArgument completes only the first positional argument, the one HPA name explain-hpa takes.
+func firstArgument(complete cobra.CompletionFunc) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return complete(cmd, args, toComplete)
+	}
 }
 
 // Complete resolves the namespace, the evaluation time, the controller settings and the reader.
@@ -244,6 +256,7 @@ func (o *Options) Run(ctx context.Context) error {
 			Memory:         memory,
 			Notes:          append(append([]string{}, snap.Notes...), notes...),
 			Unavailable:    snap.Unavailable,
+			HPA:            h,
 		})
 		items = append(items, item)
 		if decision.Branch != hpa.BranchFailedGetScale && decision.MetricDesiredReplicas != -1 {
