@@ -9,7 +9,7 @@ import (
 	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/hpa"
 )
 
-// LastStatus is what the controller wrote to the HPA's status at its last reconcile, as read.
+// LastStatus is the HPA status that the controller wrote at its last reconcile, as read.
 type LastStatus struct {
 	CurrentReplicas int32 `json:"currentReplicas"`
 	DesiredReplicas int32 `json:"desiredReplicas"`

@@ -36,8 +36,44 @@ func caseDirs() []string {
 }
 
 func TestConformance(t *testing.T) {
+	if total := runCaseDirs(t, caseDirs()); total == 0 {
+		t.Fatal("no conformance cases ran")
+	}
+}
+
+func TestExtraCaseDirsRun(t *testing.T) {
+	// One recorded case in a folder of its own, named through HPA_CONFORMANCE_DIRS.
+	data, err := os.ReadFile(filepath.Join("testdata", "upstream-v1.37.2", "grouping.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []json.RawMessage
+	if err := json.Unmarshal(data, &cases); err != nil {
+		t.Fatal(err)
+	}
+	extra := t.TempDir()
+	one, err := json.Marshal(cases[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(extra, "recorded.json"), one, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HPA_CONFORMANCE_DIRS", extra)
+
+	dirs := caseDirs()
+	if len(dirs) != 2 || dirs[1] != extra {
+		t.Fatalf("case folders = %v, want the shipped one and %s", dirs, extra)
+	}
+	if ran := runCaseDirs(t, dirs[1:]); ran != 1 {
+		t.Errorf("%d cases ran from %s, want 1", ran, extra)
+	}
+}
+
+// runCaseDirs runs every case file of dirs as subtests and returns the number of cases run.
+func runCaseDirs(t *testing.T, dirs []string) int {
 	total := 0
-	for _, dir := range caseDirs() {
+	for _, dir := range dirs {
 		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 		if err != nil {
 			t.Fatalf("invalid case folder %q: %v", dir, err)
@@ -74,9 +110,7 @@ func TestConformance(t *testing.T) {
 			total += ran
 		}
 	}
-	if total == 0 {
-		t.Fatal("no conformance cases ran")
-	}
+	return total
 }
 
 func runCase(t *testing.T, c Case) {

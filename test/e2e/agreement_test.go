@@ -21,9 +21,9 @@ import (
 	"github.com/kubectl-mlflow/kubectl-mlflow/test/harness"
 )
 
-// The agreement tests set up a workload, its metrics and an HPA while no HPA controller runs,
-// ask the plugin (through the real kubectl) for the controller's next decision, then start the
-// real HPA controller and compare its first decision with the prediction. A freshly started
+// The agreement tests set up a workload, its metrics and an HPA while no HPA controller runs.
+// They ask the plugin, through the real kubectl, for the controller's next decision. Then they
+// start the real HPA controller and compare its first decision with the prediction. A freshly started
 // controller has exactly the memory that the plugin assumes by default.
 
 const (
@@ -48,8 +48,8 @@ type scenario struct {
 	hpa         func(namespace string) *autoscalingv2.HorizontalPodAutoscaler
 	// metrics sets custom or external metric values, when the HPA uses them.
 	metrics func(m *harness.MetricsServer, namespace string)
-	// wantDesired is the decision the scenario is built to produce; the real controller is the
-	// referee, and this value only guards against a scenario that drifted into a trivial case.
+	// wantDesired is the decision the scenario is built to produce. The real controller is the
+	// referee, so this value only guards against a scenario that drifted into a trivial case.
 	wantDesired int32
 }
 
@@ -57,9 +57,9 @@ func mlflowRequests() corev1.ResourceList {
 	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("1Gi")}
 }
 
-// mlflowHPA is the production example of the MLflow chart's documentation: CPU 70% and memory
-// 80%, 2 to 10 replicas, scale up 100% per 60 s after a 30 s window, scale down 10% per 60 s
-// after a 300 s window. upWindow replaces the scale-up window so that a scenario can scale up on
+// mlflowHPA is the production example of the MLflow chart's documentation. It targets CPU 70%
+// and memory 80% with 2 to 10 replicas. It scales up 100% per 60 s after a 30 s window and down
+// 10% per 60 s after a 300 s window. upWindow replaces the scale-up window so that a scenario can scale up on
 // the first decision.
 func mlflowHPA(namespace string, upWindow int32) *autoscalingv2.HorizontalPodAutoscaler {
 	minReplicas, cpu, memory, downWindow := int32(2), int32(70), int32(80), int32(300)
@@ -274,7 +274,7 @@ func runAgreement(t *testing.T, cluster *harness.Cluster, sc scenario) {
 	actual := cluster.WaitForHPAStatus(t, namespace, workloadName, "the first status write of the HPA controller",
 		func(h *autoscalingv2.HorizontalPodAutoscaler) bool { return len(h.Status.Conditions) > 0 })
 	// The controller records some events after its status write and sends events asynchronously,
-	// so it keeps running until they are checked; its next reconcile is a sync period away.
+	// so it keeps running until they are checked. Its next reconcile is a sync period away.
 	defer controller.Stop()
 
 	if actual.Status.DesiredReplicas != predicted.DesiredReplicas {

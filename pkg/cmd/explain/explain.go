@@ -276,7 +276,7 @@ func (o *Options) Run(ctx context.Context) error {
 	return nil
 }
 
-// memorySource tells the report where the controller memory of h came from.
+// memorySource returns the origin of the controller memory of h, for the report.
 func memorySource(h *autoscalingv2.HorizontalPodAutoscaler, memories map[types.NamespacedName]hpa.Memory, memory hpa.Memory) report.MemorySource {
 	if _, found := memories[types.NamespacedName{Namespace: h.Namespace, Name: h.Name}]; found {
 		return report.MemoryFromFile
