@@ -178,6 +178,27 @@ func TestPredictionMatchesController(t *testing.T) {
 		})
 	}
 
+	t.Run("all namespaces explains every HPA", func(t *testing.T) {
+		out, err := cluster.KubectlCommand("mlflow", "explain-hpa", "-A", "-o", "json").Output()
+		var exitErr *exec.ExitError
+		if err != nil && !errors.As(err, &exitErr) {
+			t.Fatalf("kubectl mlflow explain-hpa -A did not run: %v", err)
+		}
+		var all prediction
+		if err := json.Unmarshal(out, &all); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out)
+		}
+		seen := map[string]bool{}
+		for _, item := range all.Items {
+			seen[item.Namespace+"/"+item.Name] = true
+		}
+		for _, sc := range agreementScenarios() {
+			if key := "agree-" + sc.name + "/" + workloadName; !seen[key] {
+				t.Errorf("explain-hpa -A did not explain %s; it explained %v", key, seen)
+			}
+		}
+	})
+
 	t.Run("completion lists HPA names", func(t *testing.T) {
 		// kubectl (v1.26 and later) completes plugin arguments through kubectl_complete-<plugin>.
 		helpers, err := filepath.Abs("../../hack/completion")
