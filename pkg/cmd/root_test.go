@@ -3,6 +3,8 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,11 +12,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/snapshot"
 )
 
 // executeRoot runs the command tree with args in-process and returns stdout, stderr and the error.
@@ -270,5 +278,179 @@ func TestVersionOutputIsStamped(t *testing.T) {
 	}
 	if info["version"] == "" {
 		t.Errorf("version -o json has no version: %q", out.String())
+	}
+}
+
+func TestCompletionRejectsUnsupportedShell(t *testing.T) {
+	cases := []struct {
+		desc string
+		args []string
+		want string
+	}{
+		{desc: "unknown shell", args: []string{"completion", "tcsh"}, want: `unsupported shell "tcsh": give one of bash, fish, powershell, zsh`},
+		{desc: "missing shell", args: []string{"completion"}, want: `missing shell: give one of bash, fish, powershell, zsh, for example "kubectl mlflow completion bash"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			out, _, err := executeRoot(t, tc.args...)
+			if err == nil {
+				t.Fatalf("%q succeeded, want an error", tc.args)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error = %q, want %q", err, tc.want)
+			}
+			if strings.Contains(out, "Usage:") {
+				t.Errorf("stdout shows help, want nothing:\n%s", out)
+			}
+		})
+	}
+}
+
+// cancelRecorder is a transport that records the requests it is asked to cancel.
+type cancelRecorder struct {
+	cancelled []*http.Request
+}
+
+func (r *cancelRecorder) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("cancelRecorder sends no request")
+}
+
+func (r *cancelRecorder) CancelRequest(request *http.Request) {
+	r.cancelled = append(r.cancelled, request)
+}
+
+// wrapperOnly wraps a transport without a CancelRequest method of its own.
+type wrapperOnly struct {
+	next http.RoundTripper
+}
+
+func (w wrapperOnly) RoundTrip(request *http.Request) (*http.Response, error) {
+	return w.next.RoundTrip(request)
+}
+
+func (w wrapperOnly) WrappedRoundTripper() http.RoundTripper { return w.next }
+
+// The request counter sits between client-go's own round trippers, which cancel a timed-out
+// request by calling CancelRequest down the chain.
+func TestRequestCounterForwardsCancel(t *testing.T) {
+	cases := []struct {
+		desc string
+		wrap func(*cancelRecorder) http.RoundTripper
+	}{
+		{desc: "canceler below", wrap: func(r *cancelRecorder) http.RoundTripper { return r }},
+		{desc: "canceler below a wrapper", wrap: func(r *cancelRecorder) http.RoundTripper { return wrapperOnly{next: r} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			recorder := &cancelRecorder{}
+			next := tc.wrap(recorder)
+			counting := (&snapshot.RequestCounter{}).Wrap(next)
+
+			canceler, isCanceler := counting.(interface{ CancelRequest(*http.Request) })
+			if !isCanceler {
+				t.Fatalf("%T has no CancelRequest method", counting)
+			}
+			request := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api", nil)
+			canceler.CancelRequest(request)
+			if len(recorder.cancelled) != 1 || recorder.cancelled[0] != request {
+				t.Errorf("cancelled %v, want the request once", recorder.cancelled)
+			}
+
+			wrapper, isWrapper := counting.(utilnet.RoundTripperWrapper)
+			if !isWrapper {
+				t.Fatalf("%T does not implement RoundTripperWrapper", counting)
+			}
+			if wrapper.WrappedRoundTripper() != next {
+				t.Errorf("WrappedRoundTripper = %v, want the wrapped transport %v", wrapper.WrappedRoundTripper(), next)
+			}
+		})
+	}
+}
+
+// TestRequestCounterTimeoutLogsNoCancelWarning sends a request through client-go's transport
+// chain, with the request counter inside it, to a server on loopback that does not respond in time.
+// client-go cancels the timed-out request by calling CancelRequest down the chain, and logs
+// "unable to cancel request" when a round tripper has no such method.
+func TestRequestCounterTimeoutLogsNoCancelWarning(t *testing.T) {
+	release := make(chan struct{})
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Hold the request until the client gives up or the test ends, at most 10 seconds.
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer server.Close()
+	defer close(release)
+
+	// Capture klog without copying its errors to stderr.
+	var logs bytes.Buffer
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	setKlogFlag(t, klogFlags, "stderrthreshold", "FATAL")
+	klog.LogToStderr(false)
+	klog.SetOutput(&logs)
+	defer func() {
+		klog.Flush()
+		klog.SetOutput(os.Stderr)
+		klog.LogToStderr(true)
+		setKlogFlag(t, klogFlags, "stderrthreshold", "ERROR")
+	}()
+
+	// The signalling transport sits below the counter and records that the cancellation came through.
+	cancelled := make(chan struct{}, 1)
+	counter := &snapshot.RequestCounter{}
+	// A user agent puts client-go's userAgentRoundTripper, which forwards CancelRequest, around
+	// the counter, as in the clients that NewLiveReader builds.
+	config := &rest.Config{Host: server.URL, Timeout: 50 * time.Millisecond, UserAgent: "kubectl-mlflow-test"}
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper { return &cancelSignal{next: next, cancelled: cancelled} })
+	config.Wrap(counter.Wrap)
+	client, err := rest.HTTPClientFor(config)
+	if err != nil {
+		t.Fatalf("HTTPClientFor: %v", err)
+	}
+	response, err := client.Get(server.URL)
+	if err == nil {
+		response.Body.Close()
+		t.Fatal("GET succeeded against a server that does not answer")
+	}
+
+	// net/http calls CancelRequest on its own goroutine, possibly after Get has returned.
+	select {
+	case <-cancelled:
+	case <-time.After(2 * time.Second):
+		t.Error("CancelRequest did not reach the transport below the counter within 2s")
+	}
+	klog.Flush()
+	if got := counter.Count(); got != 1 {
+		t.Errorf("counted %d requests, want 1", got)
+	}
+	if strings.Contains(logs.String(), "unable to cancel request") {
+		t.Errorf("client-go could not cancel the request through the counter:\n%s", logs.String())
+	}
+}
+
+// cancelSignal forwards requests to next and signals each CancelRequest call on cancelled.
+type cancelSignal struct {
+	next      http.RoundTripper
+	cancelled chan struct{}
+}
+
+func (c *cancelSignal) RoundTrip(request *http.Request) (*http.Response, error) {
+	return c.next.RoundTrip(request)
+}
+
+func (c *cancelSignal) CancelRequest(*http.Request) {
+	select {
+	case c.cancelled <- struct{}{}:
+	default:
+	}
+}
+
+func setKlogFlag(t *testing.T, flags *flag.FlagSet, name, value string) {
+	t.Helper()
+	if err := flags.Set(name, value); err != nil {
+		t.Fatalf("set klog flag %s=%s: %v", name, value, err)
 	}
 }

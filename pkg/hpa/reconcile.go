@@ -93,6 +93,11 @@ func Reconcile(in Input) Decision {
 		WinningMetric: -1,
 		Tolerances:    TolerancesFor(h, in.Settings),
 	}
+	minReplicas := int32(1)
+	if h.Spec.MinReplicas != nil {
+		minReplicas = *h.Spec.MinReplicas
+	}
+	d.MinReplicas = minReplicas
 	memory := in.Memory.Clone()
 	status := h.Status.DeepCopy()
 	conditions := status.Conditions
@@ -135,11 +140,6 @@ func Reconcile(in Input) Decision {
 	if memory.Recommendations == nil {
 		memory.Recommendations = []Recommendation{{Replicas: current, Timestamp: now}}
 	}
-	minReplicas := int32(1)
-	if h.Spec.MinReplicas != nil {
-		minReplicas = *h.Spec.MinReplicas
-	}
-	d.MinReplicas = minReplicas
 
 	gates := in.Settings.FeatureGates
 	hasObjectOrExternal := hasObjectOrExternalMetric(h)
@@ -393,7 +393,8 @@ func validateSelector(in Input, h *autoscalingv2.HorizontalPodAutoscaler) (label
 		}
 	}
 	if len(selecting) > 1 {
-		// The controller reports at most two HPAs in this message.
+		// The controller names at most two HPAs here, in map order, so the real message may list
+		// the same two in the other order.
 		msg := fmt.Sprintf("pods by selector %v are controlled by more than one HPA (e.g. %v)", in.Scale.Selector, selecting[:2])
 		return nil, nil, &selectorError{eventReason: "AmbiguousSelector", conditionReason: "AmbiguousSelector", message: msg, conditionMessage: msg}
 	}

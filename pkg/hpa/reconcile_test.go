@@ -144,3 +144,22 @@ func BenchmarkReconcile(b *testing.B) {
 		})
 	}
 }
+
+func TestReconcileFailedGetScaleKeepsBounds(t *testing.T) {
+	in := mlflowInput(3, 560, 512<<20)
+	in.ScaleError = errors.New(`deployments.apps "mlflow" not found`)
+	d := Reconcile(in)
+	if d.Branch != BranchFailedGetScale {
+		t.Fatalf("branch = %s, want FailedGetScale", d.Branch)
+	}
+	if d.MinReplicas != 2 {
+		t.Errorf("minReplicas = %d, want the HPA's 2", d.MinReplicas)
+	}
+	if d.MaxReplicas != 10 {
+		t.Errorf("maxReplicas = %d, want the HPA's 10", d.MaxReplicas)
+	}
+	able := FindCondition(d.Status.Conditions, autoscalingv2.AbleToScale)
+	if able == nil || able.Reason != "FailedGetScale" {
+		t.Errorf("AbleToScale = %+v, want FailedGetScale", able)
+	}
+}

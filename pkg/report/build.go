@@ -33,6 +33,9 @@ type Context struct {
 	EvaluatedAt time.Time
 	// Source names where the objects were read, for example "cluster".
 	Source string
+	// Offline is set when the objects come from manifests, not from a cluster: hints then point at
+	// what the manifests lack instead of at the cluster's metrics pipeline.
+	Offline bool
 	// Settings are the controller settings the decision was computed with.
 	Settings hpa.ControllerSettings
 	// MemorySource and Memory are the controller memory the reconcile started from.
@@ -88,7 +91,7 @@ func Build(decision hpa.Decision, ctx Context) Item {
 	}
 
 	for _, trace := range decision.Metrics {
-		item.Metrics = append(item.Metrics, buildMetric(trace, decision))
+		item.Metrics = append(item.Metrics, buildMetric(trace, decision, ctx.Offline))
 	}
 	if decision.WinningMetric >= 0 && decision.WinningMetric < len(decision.Metrics) {
 		winner := decision.Metrics[decision.WinningMetric]
@@ -118,12 +121,12 @@ func Build(decision hpa.Decision, ctx Context) Item {
 	item.OutcomeRange = outcomeRange(decision, ctx)
 	item.Verdict = verdict(decision, ctx)
 	if decision.Error != "" {
-		item.Hint = hintFor(decision.Error)
+		item.Hint = hintFor(decision.Error, ctx.Offline)
 	}
 	return item
 }
 
-func buildMetric(trace hpa.MetricTrace, decision hpa.Decision) Metric {
+func buildMetric(trace hpa.MetricTrace, decision hpa.Decision, offline bool) Metric {
 	m := Metric{
 		Index:            trace.Index,
 		Type:             string(trace.Type),
@@ -138,7 +141,7 @@ func buildMetric(trace hpa.MetricTrace, decision hpa.Decision) Metric {
 		Tolerance:        buildTolerance(trace.Tolerances),
 	}
 	if trace.Err != nil || trace.Error != "" {
-		m.Error = &MetricError{Reason: trace.Reason, Message: trace.Error, Hint: hintFor(trace.Error)}
+		m.Error = &MetricError{Reason: trace.Reason, Message: trace.Error, Hint: hintFor(trace.Error, offline)}
 	}
 	if trace.Groups != nil {
 		m.PodGroups = &PodGroups{
@@ -488,11 +491,40 @@ func buildWarnings(decision hpa.Decision, ctx Context) []string {
 		warnings = append(warnings, fmt.Sprintf("%d of %d metrics failed: the controller scales on the others but never scales down while a metric fails",
 			decision.InvalidMetrics, len(decision.Metrics)))
 	}
-	if decision.Branch == hpa.BranchMetrics && decision.StatusReplicas != decision.CurrentReplicas {
+	warnings = append(warnings, sampleAgeWarnings(decision, ctx)...)
+	// A manifest without status reads as status.replicas 0, which tells nothing about a rollout.
+	statusKnown := !ctx.Offline || decision.StatusReplicas != 0
+	if decision.Branch == hpa.BranchMetrics && statusKnown && decision.StatusReplicas != decision.CurrentReplicas {
 		warnings = append(warnings, fmt.Sprintf("scale.status.replicas (%d) differs from scale.spec.replicas (%d): a rollout or a scale is in progress",
 			decision.StatusReplicas, decision.CurrentReplicas))
 	}
 	return warnings
+}
+
+// staleSampleAge is the age of a metric sample at the evaluation time beyond which the report
+// warns. metrics-server scrapes every 15 to 60 seconds, so a sample this old comes from a saved
+// snapshot.
+const staleSampleAge = 10 * time.Minute
+
+// sampleAgeWarnings flags metric samples far older than the evaluation time, or after it: both
+// mean that the snapshot and --now do not belong together, and CPU readiness depends on the times.
+func sampleAgeWarnings(decision hpa.Decision, ctx Context) []string {
+	var out []string
+	for _, m := range decision.Metrics {
+		if m.Timestamp.IsZero() || ctx.EvaluatedAt.IsZero() {
+			continue
+		}
+		age := ctx.EvaluatedAt.Sub(m.Timestamp)
+		switch {
+		case age > staleSampleAge:
+			out = append(out, fmt.Sprintf("the samples of %s were taken %s before the evaluation time: for a saved snapshot, "+
+				"pass --now with the time it was taken", m.Name, age.Round(time.Second)))
+		case age < -time.Minute:
+			out = append(out, fmt.Sprintf("the samples of %s were taken %s after the evaluation time: --now is earlier than the snapshot",
+				m.Name, (-age).Round(time.Second)))
+		}
+	}
+	return out
 }
 
 // outcomeRange bounds the desired replicas over other controller memories. Stabilization moves

@@ -75,3 +75,22 @@ func TestEvidenceWithoutStatus(t *testing.T) {
 		t.Errorf("evidence %q does not say the controller has not reconciled the HPA", item.Evidence)
 	}
 }
+
+func TestSampleAgeWarnings(t *testing.T) {
+	now := time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)
+	decision := hpa.Decision{Metrics: []hpa.MetricTrace{
+		{Name: "cpu resource utilization (percentage of request)", Timestamp: now.Add(-12 * time.Hour)},
+		{Name: "memory resource utilization (percentage of request)", Timestamp: now.Add(5 * time.Minute)},
+		{Name: "pods metric requests", Timestamp: now.Add(-30 * time.Second)},
+	}}
+	warnings := sampleAgeWarnings(decision, Context{EvaluatedAt: now})
+	if len(warnings) != 2 {
+		t.Fatalf("warnings = %q, want one for the old and one for the future samples", warnings)
+	}
+	if !strings.Contains(warnings[0], "12h0m0s before the evaluation time") {
+		t.Errorf("old-sample warning = %q", warnings[0])
+	}
+	if !strings.Contains(warnings[1], "5m0s after the evaluation time") {
+		t.Errorf("future-sample warning = %q", warnings[1])
+	}
+}

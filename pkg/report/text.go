@@ -147,8 +147,9 @@ func (p *printer) metrics(item Item, opts TextOptions) {
 	for _, m := range item.Metrics {
 		if m.NextStep != nil && (m.NextStep.ScaleUp != nil || m.NextStep.ScaleDown != nil) {
 			p.line("")
-			p.wrapped("  ", "Next steps are for each metric alone, with today's pod counts: stabilization, "+
-				"rate limits, minReplicas/maxReplicas and the other metrics may still hold the change.")
+			p.wrapped("  ", "Thresholds are the metric values at which this metric alone would propose one pod more "+
+				"or fewer than the current count, with today's pod counts: stabilization, rate limits, "+
+				"minReplicas/maxReplicas and the other metrics may still hold the change.")
 			break
 		}
 	}
@@ -340,10 +341,10 @@ func adjustedText(m Metric) string {
 func nextStepRows(m Metric, item Item) [][]string {
 	n := m.NextStep
 	if n.ScaleUp == nil && n.ScaleDown == nil {
-		return [][]string{{"next step", "not computed: " + n.Unavailable}}
+		return [][]string{{"thresholds", "not computed: " + n.Unavailable}}
 	}
 	var rows [][]string
-	label := "next step"
+	label := "thresholds"
 	if n.ScaleUp != nil {
 		rows = append(rows, []string{label, "up " + stepText(*n.ScaleUp, m, "or more", item)})
 		label = ""
@@ -436,7 +437,7 @@ func metricsDecisionRows(item Item) [][]string {
 	if s := item.Stabilization; s != nil {
 		rows = append(rows, []string{"stabilization", stabilizationText(*s, item)})
 		if considered := consideredText(s.Considered, item.EvaluatedAt); considered != "" {
-			rows = append(rows, []string{"", "considered: " + considered})
+			rows = append(rows, []string{"", "considered: " + considered + fmt.Sprintf(", and this decision's %d", item.PrenormalizedDesiredReplicas)})
 		}
 	}
 	if r := item.RateLimit; r != nil {
@@ -596,8 +597,17 @@ func (p *printer) cannotSee(item Item) {
 		p.wrapped("    - ", "Whether a scale update would succeed: no update is due, so none is attempted.")
 	}
 	p.wrapped("    - ", "Metrics between now and the controller's next sync: the controller reads fresh metrics at every "+
-		"sync (every "+item.Controller.SyncPeriod+" here), so a later sample can change this decision. Each next step above shows how far a "+
-		"metric must move to change it, before stabilization and rate limits.")
+		"sync (every "+item.Controller.SyncPeriod+" here), so a later sample can change this decision"+thresholdsNote(item)+".")
+}
+
+// thresholdsNote points at the thresholds above, when any metric has one.
+func thresholdsNote(item Item) string {
+	for _, m := range item.Metrics {
+		if m.NextStep != nil && (m.NextStep.ScaleUp != nil || m.NextStep.ScaleDown != nil) {
+			return ". The thresholds above show how far a metric must move to change its proposal"
+		}
+	}
+	return ""
 }
 
 // memoryLimitText states the memory assumption and the outcomes that another memory allows.

@@ -151,9 +151,9 @@ func TestScenarioVerdicts(t *testing.T) {
 		"missing-requests":      "no change: the metrics could not be computed (FailedGetResourceMetric)",
 		"unready-scale-up":      "no change: within tolerance",
 		"object-metric":         "will scale up to 6",
-		"external-metric":       "will scale up to 6 of 10 proposed: limited by the legacy scale-up limit",
-		"behavior-rate-limit":   "will scale up to 5 of 8 proposed: limited by the scaling policies",
-		"out-of-range":          "will scale down to 10: 12 replicas are above maxReplicas 10",
+		"external-metric":       "will scale up to 6 (the metrics propose 10): limited by the legacy scale-up limit",
+		"behavior-rate-limit":   "will scale up to 5 (the metrics propose 8): limited by the scaling policies",
+		"out-of-range":          "will scale down to 10: the current count 12 is above maxReplicas 10",
 	}
 	for _, s := range goldenScenarios() {
 		if got := s.item().Verdict; got != want[s.name] {

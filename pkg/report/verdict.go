@@ -20,9 +20,9 @@ func verdict(decision hpa.Decision, ctx Context) string {
 	case hpa.BranchScalingDisabled:
 		return "no change: scaling is disabled because the target has 0 replicas"
 	case hpa.BranchAboveMaxReplicas:
-		return fmt.Sprintf("will scale down to %d: %d replicas are above maxReplicas %d", decision.DesiredReplicas, current, decision.MaxReplicas)
+		return fmt.Sprintf("will scale down to %d: the current count %d is above maxReplicas %d", decision.DesiredReplicas, current, decision.MaxReplicas)
 	case hpa.BranchBelowMinReplicas:
-		return fmt.Sprintf("will scale up to %d: %d replicas are below minReplicas %d", decision.DesiredReplicas, current, decision.MinReplicas)
+		return fmt.Sprintf("will scale up to %d: the current count %d is below minReplicas %d", decision.DesiredReplicas, current, decision.MinReplicas)
 	}
 	if decision.MetricDesiredReplicas < 0 {
 		return "no change: the metrics could not be computed (" + failureReason(decision) + ")"
@@ -36,7 +36,7 @@ func verdict(decision hpa.Decision, ctx Context) string {
 		}
 		text := fmt.Sprintf("will scale %s to %d", direction, decision.DesiredReplicas)
 		if decision.DesiredReplicas != proposal && !decision.ScaleFromZeroFloor {
-			text += fmt.Sprintf(" of %d proposed: %s", proposal, holdReason(decision, ctx))
+			text += fmt.Sprintf(" (the metrics propose %d): %s", proposal, holdReason(decision, ctx))
 		}
 		return text
 	}
@@ -166,8 +166,33 @@ var hintPatterns = []hintPattern{
 	}},
 }
 
-// hintFor returns what to do about an error text, or "" when no known cause matches.
-func hintFor(message string) string {
+// offlineHintPatterns replace hintPatterns for objects read from manifests, where missing data
+// means missing documents: a chart render has no Pods and no metrics.
+var offlineHintPatterns = []hintPattern{
+	{regexp.MustCompile(`no metrics returned from resource metrics API`), func([]string) string {
+		return "the manifests have no PodMetrics for the selected pods: add them (kubectl get podmetrics -n NAMESPACE -o yaml), or run against the cluster"
+	}},
+	{regexp.MustCompile(`no pods returned by selector`), func([]string) string {
+		return "the manifests have no Pods that match the scale target's selector, as in a chart render: add them (kubectl get pods -n NAMESPACE -o yaml), or run against the cluster"
+	}},
+	{regexp.MustCompile(`no metrics returned from custom metrics API|unable to fetch metrics from custom metrics API`), func([]string) string {
+		return "the manifests have no custom metric value for this metric: add a MetricValueList (kubectl get --raw /apis/custom.metrics.k8s.io/v1beta2/...)"
+	}},
+	{regexp.MustCompile(`no metrics returned from external metrics API|unable to fetch metrics from external metrics API`), func([]string) string {
+		return "the manifests have no external metric value for this metric: add an ExternalMetricValueList (kubectl get --raw /apis/external.metrics.k8s.io/v1beta1/...)"
+	}},
+}
+
+// hintFor returns what to do about an error text, or "" when no known cause matches. offline
+// selects the hints for objects read from manifests first.
+func hintFor(message string, offline bool) string {
+	if offline {
+		for _, p := range offlineHintPatterns {
+			if match := p.pattern.FindStringSubmatch(message); match != nil {
+				return p.hint(match)
+			}
+		}
+	}
 	for _, p := range hintPatterns {
 		if match := p.pattern.FindStringSubmatch(message); match != nil {
 			return p.hint(match)

@@ -25,15 +25,24 @@ const (
 // HPA: minReplicas 1, one Resource cpu Utilization 80 metric when metrics is empty, and the
 // behavior defaults when spec.behavior is set. Each behavior field is defaulted on its own, and
 // scaleDown.stabilizationWindowSeconds stays nil: the controller fills it from its flag.
-func SetHPADefaults(hpaObj *autoscalingv2.HorizontalPodAutoscaler) {
+//
+// It returns a note for each default of minReplicas or metrics that it applied, naming the HPA,
+// because those defaults change the decision and a manifest does not show them. The behavior
+// defaults are left out: the report shows the behavior in effect.
+func SetHPADefaults(hpaObj *autoscalingv2.HorizontalPodAutoscaler) []string {
+	var notes []string
+	object := fmt.Sprintf("HorizontalPodAutoscaler %s/%s", hpaObj.Namespace, hpaObj.Name)
 	spec := &hpaObj.Spec
 	if spec.MinReplicas == nil {
 		spec.MinReplicas = int32Ptr(1)
+		notes = append(notes, object+": spec.minReplicas is not set, so the API server's default (1) is used")
 	}
 	if len(spec.Metrics) == 0 {
 		spec.Metrics = []autoscalingv2.MetricSpec{cpuUtilizationMetric(defaultCPUUtilization)}
+		notes = append(notes, fmt.Sprintf("%s: spec.metrics is empty, so the API server's default (cpu at %d%% utilization) is used", object, defaultCPUUtilization))
 	}
 	spec.Behavior = hpa.DefaultBehavior(spec.Behavior)
+	return notes
 }
 
 // convertHPAFromV1 converts an autoscaling/v1 HPA to autoscaling/v2 as the API server does:

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -82,16 +83,48 @@ func (c *RequestCounter) Count() int64 {
 // Wrap returns a round tripper that counts each request before sending it through next. Its
 // signature fits rest.Config.Wrap.
 func (c *RequestCounter) Wrap(next http.RoundTripper) http.RoundTripper {
-	return roundTripperFunc(func(request *http.Request) (*http.Response, error) {
-		c.count.Add(1)
-		return next.RoundTrip(request)
-	})
+	return &countingRoundTripper{counter: c, next: next}
 }
 
-type roundTripperFunc func(*http.Request) (*http.Response, error)
+// countingRoundTripper counts requests for a RequestCounter. It implements CancelRequest and
+// utilnet.RoundTripperWrapper like client-go's own wrappers, so that client-go can cancel a timed-out
+// request through it instead of logging "unable to cancel request".
+type countingRoundTripper struct {
+	counter *RequestCounter
+	next    http.RoundTripper
+}
 
-func (f roundTripperFunc) RoundTrip(request *http.Request) (*http.Response, error) {
-	return f(request)
+func (rt *countingRoundTripper) RoundTrip(request *http.Request) (*http.Response, error) {
+	rt.counter.count.Add(1)
+	return rt.next.RoundTrip(request)
+}
+
+// CancelRequest cancels request in the wrapped transport, or in the first transport below it that
+// can cancel. It does nothing when none can.
+func (rt *countingRoundTripper) CancelRequest(request *http.Request) {
+	type canceler interface {
+		CancelRequest(*http.Request)
+	}
+	next := rt.next
+	// The bound only guards against a chain of wrappers that loops back on itself.
+	for depth := 0; next != nil && depth < maxUnwrapDepth; depth++ {
+		switch transport := next.(type) {
+		case canceler:
+			transport.CancelRequest(request)
+			return
+		case utilnet.RoundTripperWrapper:
+			next = transport.WrappedRoundTripper()
+		default:
+			return
+		}
+	}
+}
+
+const maxUnwrapDepth = 32
+
+// WrappedRoundTripper returns the transport that requests are sent through.
+func (rt *countingRoundTripper) WrappedRoundTripper() http.RoundTripper {
+	return rt.next
 }
 
 // Client-side rate limit of the live reader. client-go's default (5 requests per second, burst

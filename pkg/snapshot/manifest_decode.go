@@ -336,8 +336,10 @@ func (r *manifestDecoder) decodeMetricValue(doc *document, version string) error
 func (r *manifestDecoder) finish() (*Snapshot, error) {
 	for i := range r.snapshot.HPAs {
 		hpaObj := &r.snapshot.HPAs[i]
-		SetHPADefaults(hpaObj)
 		file := r.origins[fmt.Sprintf("HorizontalPodAutoscaler %s/%s", hpaObj.Namespace, hpaObj.Name)]
+		for _, note := range SetHPADefaults(hpaObj) {
+			r.snapshot.Notes = append(r.snapshot.Notes, file+": "+note)
+		}
 		r.problems = append(r.problems, ValidateHPA(file, hpaObj)...)
 	}
 	if len(r.problems) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,47 @@ func TestReadManifestsAppliesHPADefaults(t *testing.T) {
 	}
 	if spec.Behavior != nil {
 		t.Errorf("behavior = %+v, want nil when the manifest has none", spec.Behavior)
+	}
+}
+
+func TestReadManifestsDefaultNotes(t *testing.T) {
+	const header = `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: shop}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 4
+`
+	const cpuMetric = `  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+`
+	metricsNote := "stdin: HorizontalPodAutoscaler shop/web: spec.metrics is empty, so the API server's default (cpu at 80% utilization) is used"
+	minReplicasNote := "stdin: HorizontalPodAutoscaler shop/web: spec.minReplicas is not set, so the API server's default (1) is used"
+	tests := []struct {
+		name      string
+		manifest  string
+		wantNotes []string
+		noNotes   []string
+	}{
+		{name: "both defaults", manifest: header, wantNotes: []string{metricsNote, minReplicasNote}},
+		{name: "metrics given", manifest: header + cpuMetric, wantNotes: []string{minReplicasNote}, noNotes: []string{"spec.metrics is empty"}},
+		{name: "nothing defaulted", manifest: header + "  minReplicas: 2\n" + cpuMetric, noNotes: []string{"spec.metrics is empty", "spec.minReplicas is not set"}},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			snapshot := readManifestsOrFail(t, []string{"-"}, ManifestOptions{Stdin: strings.NewReader(test.manifest)})
+			for _, want := range test.wantNotes {
+				if !slices.Contains(snapshot.Notes, want) {
+					t.Errorf("notes %q do not contain %q", snapshot.Notes, want)
+				}
+			}
+			for _, unwanted := range test.noNotes {
+				if notesContain(snapshot.Notes, unwanted) {
+					t.Errorf("notes %q mention %q, want no such default", snapshot.Notes, unwanted)
+				}
+			}
+		})
 	}
 }
 

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/hpa"
@@ -69,30 +72,31 @@ type ScaleEventRecord struct {
 	Timestamp     string `json:"timestamp"`
 }
 
-// LoadMemoryFile reads a controller memory file; path "-" reads stdin.
+// LoadMemoryFile reads a controller memory file; path "-" reads stdin, which errors call "stdin".
 func LoadMemoryFile(path string, stdin io.Reader) (map[types.NamespacedName]hpa.Memory, error) {
 	var data []byte
 	var err error
-	if path == "-" {
+	name := path
+	if path == StdinSource {
 		data, err = io.ReadAll(stdin)
+		name = "stdin"
 	} else {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to read controller memory file: %w", err)
 	}
-	return ParseMemory(path, data)
+	return ParseMemory(name, data)
 }
 
 // ParseMemory decodes and validates a controller memory file read from name, and returns the
 // memory of each HPA it lists. Every problem is reported, each with its position in the file.
 func ParseMemory(name string, data []byte) (map[types.NamespacedName]hpa.Memory, error) {
-	var file MemoryFile
-	if err := yaml.UnmarshalStrict(data, &file); err != nil {
-		return nil, fmt.Errorf("%s: invalid controller memory file: %w", name, err)
+	file, problems, err := decodeMemoryFile(name, data)
+	if err != nil {
+		return nil, err
 	}
 
-	var problems []error
 	if file.APIVersion != MemoryAPIVersion || file.Kind != MemoryKind {
 		problems = append(problems, fmt.Errorf("%s: apiVersion %q and kind %q are not supported: set apiVersion: %s and kind: %s",
 			name, file.APIVersion, file.Kind, MemoryAPIVersion, MemoryKind))
@@ -123,6 +127,131 @@ func ParseMemory(name string, data []byte) (map[types.NamespacedName]hpa.Memory,
 	return memories, nil
 }
 
+// decodeMemoryFile decodes a controller memory file in YAML or JSON. A syntax error, a duplicate
+// key or a value of the wrong type is returned as err. Unknown fields are returned as problems,
+// each naming its position and the valid fields there, so that they are reported together with the
+// problems that validation finds later.
+func decodeMemoryFile(name string, data []byte) (MemoryFile, []error, error) {
+	var file MemoryFile
+	jsonData, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return file, nil, fmt.Errorf("%s: invalid controller memory file: %w", name, err)
+	}
+	strictErrors, err := sigsjson.UnmarshalStrict(jsonData, &file, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return file, nil, fmt.Errorf("%s: invalid controller memory file: %w", name, describeTypeError(err))
+	}
+
+	var problems []error
+	for _, strictErr := range strictErrors {
+		var fieldErr sigsjson.FieldError
+		if !errors.As(strictErr, &fieldErr) {
+			problems = append(problems, fmt.Errorf("%s: %w", name, strictErr))
+			continue
+		}
+		problems = append(problems, unknownMemoryField(name, fieldErr.FieldPath()))
+	}
+	return file, problems, nil
+}
+
+// memoryFieldParent matches the path of a field inside an hpas entry or inside one of its lists.
+var memoryFieldParent = regexp.MustCompile(`^(hpas\[\d+\](?:\.(recommendations|scaleUpEvents|scaleDownEvents)\[\d+\])?)\.(.+)$`)
+
+// unknownMemoryField describes an unknown field at path, such as "hpas[0].recomendations", with the
+// fields that are valid at that position.
+func unknownMemoryField(name, path string) error {
+	var valid reflect.Type
+	parent, field := "", path
+	if match := memoryFieldParent.FindStringSubmatch(path); match != nil {
+		parent, field = match[1], match[3]
+		switch match[2] {
+		case "":
+			valid = reflect.TypeFor[HPAMemory]()
+		case "recommendations":
+			valid = reflect.TypeFor[RecommendationRecord]()
+		default:
+			valid = reflect.TypeFor[ScaleEventRecord]()
+		}
+	} else {
+		valid = reflect.TypeFor[MemoryFile]()
+	}
+
+	where := "at the top level"
+	if parent != "" {
+		where = "in " + parent
+	}
+	return fmt.Errorf("%s: unknown field %q %s: the valid fields there are %s", name, field, where, strings.Join(jsonFieldNames(valid), ", "))
+}
+
+// jsonFieldNames returns the JSON names of the fields of a struct type, in declaration order.
+func jsonFieldNames(structType reflect.Type) []string {
+	var names []string
+	for field := range structType.Fields() {
+		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// describeTypeError rewrites a decoding error about a value of the wrong type, such as a string
+// given for replicas, without the Go and JSON terms of the decoder. Other errors are returned
+// unchanged.
+func describeTypeError(err error) error {
+	// sigs.k8s.io/json returns the UnmarshalTypeError of its internal copy of encoding/json,
+	// which errors.As cannot match, so its exported fields are read by reflection.
+	value := reflect.ValueOf(err)
+	if value.Kind() != reflect.Pointer || value.Elem().Kind() != reflect.Struct || !strings.HasSuffix(value.Elem().Type().Name(), "UnmarshalTypeError") {
+		return err
+	}
+	fields := value.Elem()
+	path, isString := fields.FieldByName("Field").Interface().(string)
+	given, _ := fields.FieldByName("Value").Interface().(string)
+	if !isString || given == "" {
+		return err
+	}
+	if path == "" {
+		return fmt.Errorf("the file contains %s: give a mapping with the fields %s", describeValue(given), strings.Join(jsonFieldNames(reflect.TypeFor[MemoryFile]()), ", "))
+	}
+	want := "a value of another type"
+	if goType, isType := fields.FieldByName("Type").Interface().(reflect.Type); isType && goType != nil {
+		want = describeKind(goType.Kind())
+	}
+	return fmt.Errorf("%s is %s: give %s", path, describeValue(given), want)
+}
+
+// describeValue names a decoder's value description ("array", "object", "number -5") in YAML terms.
+func describeValue(value string) string {
+	switch {
+	case value == "array":
+		return "a list"
+	case value == "object":
+		return "a mapping"
+	case value == "bool":
+		return "a boolean"
+	case strings.HasPrefix(value, "number "):
+		return "the number " + strings.TrimPrefix(value, "number ")
+	default:
+		return "a " + value
+	}
+}
+
+func describeKind(kind reflect.Kind) string {
+	switch kind {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	default:
+		return "a " + kind.String()
+	}
+}
+
 func convertHPAMemory(at string, entry HPAMemory) (hpa.Memory, []error) {
 	var problems []error
 	memory := hpa.Memory{}
@@ -146,8 +275,9 @@ func convertScaleEvents(at string, records []ScaleEventRecord, problems []error)
 	var events []hpa.ScaleEvent
 	for i, record := range records {
 		field := fmt.Sprintf("%s[%d]", at, i)
-		if record.ReplicaChange < 0 {
-			problems = append(problems, fmt.Errorf("%s: replicaChange is %d: give the absolute change, 0 or more", field, record.ReplicaChange))
+		// The controller records an event only when it rescales, so every change is at least 1.
+		if record.ReplicaChange < 1 {
+			problems = append(problems, fmt.Errorf("%s.replicaChange is %d: give the absolute change of a rescale, 1 or more", field, record.ReplicaChange))
 		}
 		timestamp, err := parseTimestamp(field, record.Timestamp)
 		if err != nil {

@@ -73,9 +73,76 @@ func TestParseMemoryErrors(t *testing.T) {
 			wantText: []string{`kind "ConfigMap" are not supported`},
 		},
 		{
-			name:     "misspelt field",
-			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, recomendations: []}\n",
-			wantText: []string{"recomendations"},
+			name: "misspelt field of an entry",
+			data: "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, recomendations: []}\n",
+			wantText: []string{
+				`mem.yaml: unknown field "recomendations" in hpas[0]`,
+				"the valid fields there are namespace, name, recommendations, scaleUpEvents, scaleDownEvents",
+			},
+		},
+		{
+			name: "misspelt field of a scale event",
+			data: "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, scaleDownEvents: [{replicaChang: 1, timestamp: \"2026-12-04T10:00:00Z\"}]}\n",
+			wantText: []string{
+				`mem.yaml: unknown field "replicaChang" in hpas[0].scaleDownEvents[0]`,
+				"the valid fields there are replicaChange, timestamp",
+			},
+		},
+		{
+			name: "misspelt field of a recommendation",
+			data: "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, recommendations: [{replica: 1, timestamp: \"2026-12-04T10:00:00Z\"}]}\n",
+			wantText: []string{
+				`mem.yaml: unknown field "replica" in hpas[0].recommendations[0]`,
+				"the valid fields there are replicas, timestamp",
+			},
+		},
+		{
+			name: "misspelt top-level field",
+			data: "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpa: []\n",
+			wantText: []string{
+				`mem.yaml: unknown field "hpa" at the top level`,
+				"the valid fields there are apiVersion, kind, hpas",
+			},
+		},
+		{
+			name:     "unknown field reported with other problems",
+			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, recomendations: []}\n- {namespace: shop}\n",
+			wantText: []string{`unknown field "recomendations"`, "hpas[1]: name is missing"},
+		},
+		{
+			name:     "string for replicas",
+			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, recommendations: [{replicas: many, timestamp: \"2026-12-04T10:00:00Z\"}]}\n",
+			wantText: []string{"mem.yaml: invalid controller memory file: hpas.recommendations.replicas is a string: give a whole number"},
+		},
+		{
+			name:     "list instead of a mapping",
+			data:     "- apiVersion: kubectl-mlflow.io/v1alpha1\n",
+			wantText: []string{"mem.yaml: invalid controller memory file: the file contains a list: give a mapping with the fields apiVersion, kind, hpas"},
+		},
+		{
+			name:     "fraction for replicas",
+			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, recommendations: [{replicas: 1.5, timestamp: \"2026-12-04T10:00:00Z\"}]}\n",
+			wantText: []string{"hpas.recommendations.replicas is the number 1.5: give a whole number"},
+		},
+		{
+			name:     "duplicate key",
+			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, name: api}\n",
+			wantText: []string{"mem.yaml: invalid controller memory file:", `key "name" already set`},
+		},
+		{
+			name:     "zero replica change",
+			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, scaleUpEvents: [{replicaChange: 1, timestamp: \"2026-12-04T10:00:00Z\"}, {replicaChange: 0, timestamp: \"2026-12-04T10:00:15Z\"}]}\n",
+			wantText: []string{"mem.yaml: hpas[0].scaleUpEvents[1].replicaChange is 0: give the absolute change of a rescale, 1 or more"},
+		},
+		{
+			name:     "negative replica change",
+			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, scaleDownEvents: [{replicaChange: -1, timestamp: \"2026-12-04T10:00:00Z\"}]}\n",
+			wantText: []string{"mem.yaml: hpas[0].scaleDownEvents[0].replicaChange is -1: give the absolute change of a rescale, 1 or more"},
+		},
+		{
+			name:     "missing replica change",
+			data:     "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {name: web, scaleUpEvents: [{timestamp: \"2026-12-04T10:00:00Z\"}]}\n",
+			wantText: []string{"mem.yaml: hpas[0].scaleUpEvents[0].replicaChange is 0"},
 		},
 		{
 			name:     "missing name",
@@ -98,6 +165,10 @@ func TestParseMemoryErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error does not contain %q:\n%v", want, err)
 				}
+			}
+			// The file may be YAML, so the decoder's JSON terms must not leak into the message.
+			if strings.Contains(err.Error(), "JSON") || strings.Contains(err.Error(), "json:") {
+				t.Errorf("error mentions JSON:\n%v", err)
 			}
 		})
 	}

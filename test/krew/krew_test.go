@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -418,5 +419,43 @@ func checkTarEntries(t *testing.T, path string, wantTime time.Time) {
 	}
 	if strings.Join(names, ",") != strings.Join(wantNames, ",") {
 		t.Errorf("%s: entries = %q, want %q", path, names, wantNames)
+	}
+}
+
+func TestCommittedManifestChecksums(t *testing.T) {
+	if os.Getenv("RELEASE_REPRODUCIBLE_TEST") != "1" {
+		t.Skip("RELEASE_REPRODUCIBLE_TEST is not 1; run hack/krew-test.sh (make krew-test)")
+	}
+	root := repoRoot(t)
+	source := strings.TrimSpace(readFile(t, filepath.Join(root, "plugins", "SOURCE")))
+	if source == "" {
+		t.Fatal("plugins/SOURCE is empty: write the commit that plugins/mlflow.yaml was built from")
+	}
+	if result := run(t, root, nil, "git", "cat-file", "-e", source+"^{commit}"); result.err != nil {
+		t.Skipf("commit %s of plugins/SOURCE is not in this clone (a shallow clone?): %v", source, result.err)
+	}
+
+	manifest := readFile(t, filepath.Join(root, "plugins", "mlflow.yaml"))
+	version := regexp.MustCompile(`(?m)^  version: (\S+)$`).FindStringSubmatch(manifest)
+	if version == nil {
+		t.Fatal("plugins/mlflow.yaml has no spec.version")
+	}
+	archive := fmt.Sprintf("kubectl-mlflow_%s_linux_amd64.tar.gz", version[1])
+	entry := regexp.MustCompile(`(?s)` + regexp.QuoteMeta(archive) + `\s+sha256: "?([0-9a-f]{64})"?`).FindStringSubmatch(manifest)
+	if entry == nil {
+		t.Fatalf("plugins/mlflow.yaml has no sha256 for %s", archive)
+	}
+
+	// Build that commit's archive in a worktree of its own, exactly as the release did.
+	worktree := filepath.Join(t.TempDir(), "source")
+	mustRun(t, root, nil, "git", "worktree", "add", "--detach", worktree, source)
+	t.Cleanup(func() { run(t, root, nil, "git", "worktree", "remove", "--force", worktree) })
+	dist := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, worktree, withEnv("VERSION="+version[1], "DIST_DIR="+dist, "PLATFORMS=linux/amd64", "BUILT_PLATFORMS_ONLY=1"), "hack/release.sh")
+
+	checksums := readFile(t, filepath.Join(dist, "checksums.txt"))
+	want := entry[1] + "  " + archive
+	if !strings.Contains(checksums, want) {
+		t.Errorf("the release of commit %s gives\n%s\nbut plugins/mlflow.yaml says %s: regenerate it (docs/install.md)", source, checksums, want)
 	}
 }

@@ -38,6 +38,21 @@ that name, outside kubectl.`
   # Complete the kubectl-mlflow binary in the current bash session
   source <(kubectl mlflow completion bash)`
 
+	// cobra's completion command has no Run of its own, so "completion tcsh" or a bare
+	// "completion" would print help and exit 0. This makes both an error that lists the shells.
+	var shells []string
+	for _, shell := range completion.Commands() {
+		shells = append(shells, shell.Name())
+	}
+	completion.Use = "completion SHELL"
+	completion.Args = cobra.ArbitraryArgs
+	completion.RunE = func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return fmt.Errorf("missing shell: give one of %s, for example \"kubectl mlflow completion bash\"", strings.Join(shells, ", "))
+		}
+		return fmt.Errorf("unsupported shell %q: give one of %s", args[0], strings.Join(shells, ", "))
+	}
+
 	for _, shell := range completion.Commands() {
 		// cobra's text names the root command, which is the binary; the same scripts come out of
 		// "kubectl mlflow completion SHELL".

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -94,7 +95,13 @@ clamp, the conditions and events the controller would write, and what the tool c
 
 Without -f it reads the cluster (get and list only). With -f it reads manifests instead:
 HorizontalPodAutoscaler, the scale target (Deployment, StatefulSet, ReplicaSet or a Scale),
-Pods, PodMetrics, MetricValueList, ExternalMetricValueList and Events.`,
+Pods, PodMetrics, MetricValueList, ExternalMetricValueList and Events.
+
+Exit status:
+  0  a decision was computed for every HPA, or for at least one, with a warning on
+     stderr that names the others
+  1  no decision could be computed for any HPA, or the input, a flag or a request to
+     the cluster was invalid or failed`,
 		Example:           example,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: firstArgument(completion.HPANames(configFlags)),
@@ -121,7 +128,7 @@ Pods, PodMetrics, MetricValueList, ExternalMetricValueList and Events.`,
 	flags.DurationVar(&o.InitialReadinessDelay, "initial-readiness-delay", o.InitialReadinessDelay, "As --horizontal-pod-autoscaler-initial-readiness-delay.")
 	flags.DurationVar(&o.DownscaleStabilizationWindow, "downscale-stabilization", o.DownscaleStabilizationWindow, "As --horizontal-pod-autoscaler-downscale-stabilization.")
 	flags.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "As --horizontal-pod-autoscaler-sync-period.")
-	flags.Var(newFeatureGateFlag(&o.FeatureGates), "feature-gates", "Controller feature gates that change decisions, for example HPAScaleToZero=false,PodLevelResources=true.")
+	flags.Var(newFeatureGateFlag(&o.FeatureGates), "feature-gates", "Controller feature gates, as kube-controller-manager --feature-gates, for example HPAScaleToZero=false,PodLevelResources=true. Gates that do not change HPA decisions are ignored with a warning.")
 	return c
 }
 
@@ -167,8 +174,12 @@ func (o *Options) Complete(_ *cobra.Command, args []string) error {
 	o.settings.InitialReadinessDelay = o.InitialReadinessDelay
 	o.settings.DownscaleStabilizationWindow = o.DownscaleStabilizationWindow
 	o.settings.SyncPeriod = o.SyncPeriod
-	if err := applyFeatureGates(&o.settings.FeatureGates, o.FeatureGates); err != nil {
+	ignored, err := applyFeatureGates(&o.settings.FeatureGates, o.FeatureGates)
+	if err != nil {
 		return err
+	}
+	for _, warning := range ignored {
+		fmt.Fprintf(o.ErrOut, "Warning: %s\n", warning)
 	}
 
 	if o.readSnapshot != nil {
@@ -201,6 +212,9 @@ func (o *Options) Validate() error {
 	if o.Name != "" && o.AllNamespaces {
 		return errors.New("a NAME cannot be combined with --all-namespaces: give -n NAMESPACE instead")
 	}
+	if o.MemoryFile == snapshot.StdinSource && slices.Contains(o.Filenames, snapshot.StdinSource) {
+		return errors.New(`--filename and --memory cannot both read stdin ("-"): write one of them to a file`)
+	}
 	if o.Tolerance < 0 {
 		return fmt.Errorf("invalid --tolerance %v: it must be 0 or more", o.Tolerance)
 	}
@@ -227,21 +241,21 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 
-	memories := map[types.NamespacedName]hpa.Memory{}
-	if o.MemoryFile != "" {
-		memories, err = snapshot.LoadMemoryFile(o.MemoryFile, o.In)
-		if err != nil {
-			return err
-		}
+	memories, err := o.loadMemory()
+	if err != nil {
+		return err
 	}
 
 	selected, err := o.selectHPAs(snap)
 	if err != nil {
 		return err
 	}
+	if o.MemoryFile != "" {
+		warnUnmatchedMemory(o.ErrOut, o.memoryFileName(), memories, snap.HPAs)
+	}
 
 	items := make([]report.Item, 0, len(selected))
-	explained := 0
+	var failed []string
 	for i := range selected {
 		h := &selected[i]
 		memory, notes := snap.MemoryFor(h, memories, o.now)
@@ -251,6 +265,7 @@ func (o *Options) Run(ctx context.Context) error {
 			Behavior:       h.Spec.Behavior,
 			EvaluatedAt:    o.now,
 			Source:         snap.Source,
+			Offline:        len(o.Filenames) > 0,
 			Settings:       o.settings,
 			MemorySource:   memorySource(h, memories, memory),
 			Memory:         memory,
@@ -259,8 +274,8 @@ func (o *Options) Run(ctx context.Context) error {
 			HPA:            h,
 		})
 		items = append(items, item)
-		if decision.Branch != hpa.BranchFailedGetScale && decision.MetricDesiredReplicas != -1 {
-			explained++
+		if decision.Branch == hpa.BranchFailedGetScale || decision.MetricDesiredReplicas == -1 {
+			failed = append(failed, h.Namespace+"/"+h.Name)
 		}
 	}
 
@@ -270,10 +285,43 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.requestCount != nil {
 		klog.V(2).InfoS("Read the cluster", "apiRequests", o.requestCount(), "hpas", len(items))
 	}
-	if explained == 0 {
+	switch {
+	case len(failed) == len(items):
 		return fmt.Errorf("no decision could be computed for %d HPA(s): see the errors above", len(items))
+	case len(failed) > 0:
+		// Some HPAs were explained, so the run succeeds, but a script reading the exit status
+		// alone would miss the others.
+		fmt.Fprintf(o.ErrOut, "Warning: %d of %d HPAs could not be explained: %s (see their errors above)\n",
+			len(failed), len(items), strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// loadMemory reads --memory, when given, and rejects entries stored after the evaluation time.
+func (o *Options) loadMemory() (map[types.NamespacedName]hpa.Memory, error) {
+	if o.MemoryFile == "" {
+		return map[types.NamespacedName]hpa.Memory{}, nil
+	}
+	memories, err := snapshot.LoadMemoryFile(o.MemoryFile, o.In)
+	if err != nil {
+		return nil, err
+	}
+	nowSource := "the current time"
+	if o.NowText != "" {
+		nowSource = "--now"
+	}
+	if err := checkMemoryTimes(o.memoryFileName(), memories, o.now, nowSource); err != nil {
+		return nil, err
+	}
+	return memories, nil
+}
+
+// memoryFileName returns the name of the --memory file as errors and warnings show it.
+func (o *Options) memoryFileName() string {
+	if o.MemoryFile == snapshot.StdinSource {
+		return "stdin"
+	}
+	return o.MemoryFile
 }
 
 // memorySource returns the origin of the controller memory of h, for the report.

@@ -3,6 +3,7 @@ package explain
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-mlflow/kubectl-mlflow/pkg/hpa"
 )
 
 const exampleDir = "../../../examples/mlflow"
@@ -159,7 +162,12 @@ func TestExplainErrors(t *testing.T) {
 		{"bad output", []string{"-n", "mlflow", "-f", exampleDir, "-o", "wide"}, `invalid --output "wide"`},
 		{"bad now", []string{"-n", "mlflow", "-f", exampleDir, "--now", "yesterday"}, `invalid --now "yesterday"`},
 		{"name with all namespaces", []string{"mlflow", "-A", "-f", exampleDir}, "cannot be combined with --all-namespaces"},
-		{"unknown gate", []string{"-n", "mlflow", "-f", exampleDir, "--feature-gates", "Foo=true"}, `unknown feature gate "Foo"`},
+		{"gate without value", []string{"-n", "mlflow", "-f", exampleDir, "--feature-gates", "HPAScaleToZero"}, `invalid feature gate "HPAScaleToZero": use Name=true or Name=false`},
+		{"gate with bad value", []string{"-n", "mlflow", "-f", exampleDir, "--feature-gates", "Foo=maybe"}, `invalid value "maybe" for feature gate Foo`},
+		{"gate with bad name", []string{"-n", "mlflow", "-f", exampleDir, "--feature-gates", "HPA-Scale=true"}, `invalid feature gate name "HPA-Scale"`},
+		{"locked gate off", []string{"-n", "mlflow", "-f", exampleDir, "--feature-gates", "HPAConfigurableTolerance=false"}, "locked to true"},
+		{"both stdin", []string{"-n", "mlflow", "-f", "-", "--memory", "-"}, `--filename and --memory cannot both read stdin ("-"): write one of them to a file`},
+		{"both stdin among files", []string{"-n", "mlflow", "-f", exampleDir, "-f", "-", "--memory", "-"}, "cannot both read stdin"},
 		{"missing file", []string{"-n", "mlflow", "-f", "does-not-exist.yaml"}, "does-not-exist.yaml"},
 		{"negative tolerance", []string{"-n", "mlflow", "-f", exampleDir, "--tolerance", "-1"}, "invalid --tolerance"},
 	}
@@ -193,17 +201,7 @@ func TestExplainMalformedManifest(t *testing.T) {
 
 func TestExplainMissingScaleTargetExitsNonZero(t *testing.T) {
 	dir := t.TempDir()
-	hpa := `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: web, namespace: shop}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
-  minReplicas: 1
-  maxReplicas: 5
-  metrics:
-  - type: Resource
-    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
-`
+	hpa := cpuHPAManifest("shop", "web", "web")
 	if err := os.WriteFile(filepath.Join(dir, "hpa.yaml"), []byte(hpa), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -217,4 +215,275 @@ spec:
 	if !strings.Contains(out, "Deployment") || !strings.Contains(out, "web") {
 		t.Errorf("output does not name the missing scale target:\n%s", out)
 	}
+}
+
+func TestReadmeTourMatchesOutput(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const command = "$ kubectl mlflow explain-hpa mlflow -n mlflow -f examples/mlflow --now 2026-12-04T10:00:00Z\n"
+	start := strings.Index(string(readme), "```\n"+command)
+	if start < 0 {
+		t.Fatal("README.md has no tour block that starts with the demo command")
+	}
+	block := string(readme)[start+len("```\n"+command):]
+	excerpt := block[:strings.Index(block, "```\n")]
+
+	out, _, err := runExplain(t, "", "mlflow", "-n", "mlflow", "-f", exampleDir, "--now", exampleNow(t))
+	if err != nil {
+		t.Fatalf("explain-hpa failed: %v", err)
+	}
+	// The README runs from the repository root, so the source reads examples/mlflow there.
+	out = strings.ReplaceAll(out, exampleDir, "examples/mlflow")
+	// The README shows the output up to the conditions.
+	end := strings.Index(out, "  Conditions")
+	if end < 0 {
+		t.Fatalf("output has no conditions section:\n%s", out)
+	}
+	if want := strings.TrimRight(out[:end], "\n") + "\n"; excerpt != want {
+		t.Errorf("README tour differs from the output; replace it with:\n%s", want)
+	}
+}
+
+// writeMemoryFile writes a controller memory file for the HPA mlflow/mlflow of the example with
+// the given entries and returns its path.
+func writeMemoryFile(t *testing.T, content string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "memory.yaml")
+	if err := os.WriteFile(file, []byte("apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\n"+content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+func TestExplainMemoryAfterEvaluationTime(t *testing.T) {
+	tests := []struct {
+		name     string
+		entry    string
+		wantText []string
+	}{
+		{
+			name:  "recommendation",
+			entry: `  recommendations: [{replicas: 5, timestamp: "2026-12-04T09:59:00Z"}, {replicas: 6, timestamp: "2026-12-04T10:00:01Z"}]`,
+			wantText: []string{
+				"memory.yaml: HPA mlflow/mlflow: recommendations[1] is timestamped 2026-12-04T10:00:01Z",
+				"after the evaluation time 2026-12-04T10:00:00Z (--now)",
+				"fix the timestamp or pass --now with a time at or after it",
+			},
+		},
+		{
+			name:     "scale-up event",
+			entry:    `  scaleUpEvents: [{replicaChange: 1, timestamp: "2026-12-04T11:00:00Z"}]`,
+			wantText: []string{"HPA mlflow/mlflow: scaleUpEvents[0] is timestamped 2026-12-04T11:00:00Z"},
+		},
+		{
+			name:     "scale-down event",
+			entry:    `  scaleDownEvents: [{replicaChange: 1, timestamp: "2026-12-04T09:00:00Z"}, {replicaChange: 2, timestamp: "2026-12-05T00:00:00Z"}]`,
+			wantText: []string{"HPA mlflow/mlflow: scaleDownEvents[1] is timestamped 2026-12-05T00:00:00Z"},
+		},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			file := writeMemoryFile(t, "hpas:\n- namespace: mlflow\n  name: mlflow\n"+test.entry+"\n")
+			_, _, err := runExplain(t, "", "mlflow", "-n", "mlflow", "-f", exampleDir, "--now", exampleNow(t), "--memory", file)
+			if err == nil {
+				t.Fatal("explain-hpa accepted a memory entry after the evaluation time")
+			}
+			for _, want := range test.wantText {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not contain %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func TestExplainMemoryAtEvaluationTime(t *testing.T) {
+	file := writeMemoryFile(t, "hpas:\n- namespace: mlflow\n  name: mlflow\n  recommendations: [{replicas: 3, timestamp: \"2026-12-04T10:00:00Z\"}]\n")
+	_, _, err := runExplain(t, "", "mlflow", "-n", "mlflow", "-f", exampleDir, "--now", exampleNow(t), "--memory", file)
+	if err != nil {
+		t.Errorf("explain-hpa rejected a recommendation stored at the evaluation time: %v", err)
+	}
+}
+
+func TestExplainMemoryFromStdinNamedStdin(t *testing.T) {
+	memory := "apiVersion: kubectl-mlflow.io/v1alpha1\nkind: ControllerMemory\nhpas:\n- {namespace: mlflow, name: mlflow, scaleUpEvents: [{replicaChange: 0, timestamp: \"2026-12-04T09:00:00Z\"}]}\n"
+	_, _, err := runExplain(t, memory, "mlflow", "-n", "mlflow", "-f", exampleDir, "--now", exampleNow(t), "--memory", "-")
+	if err == nil {
+		t.Fatal("explain-hpa accepted a replicaChange of 0")
+	}
+	if !strings.Contains(err.Error(), "stdin: hpas[0].scaleUpEvents[0].replicaChange is 0") {
+		t.Errorf("error does not name stdin and the position: %v", err)
+	}
+}
+
+func TestExplainMemoryUnmatchedEntryWarns(t *testing.T) {
+	file := writeMemoryFile(t, `hpas:
+- {namespace: mlflow, name: mlflow, recommendations: [{replicas: 3, timestamp: "2026-12-04T09:59:00Z"}]}
+- {namespace: mlflow, name: mlfow, recommendations: [{replicas: 3, timestamp: "2026-12-04T09:59:00Z"}]}
+- {namespace: other, name: mlflow}
+`)
+	_, errOut, err := runExplain(t, "", "mlflow", "-n", "mlflow", "-f", exampleDir, "--now", exampleNow(t), "--memory", file)
+	if err != nil {
+		t.Fatalf("explain-hpa failed: %v", err)
+	}
+	wantLines := []string{
+		"Warning: " + file + " has an entry for HPA mlflow/mlfow, which matches none of the HPAs read (mlflow/mlflow): check its namespace and name",
+		"Warning: " + file + " has an entry for HPA other/mlflow, which matches none of the HPAs read (mlflow/mlflow): check its namespace and name",
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != len(wantLines) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(wantLines), errOut)
+	}
+	for i, want := range wantLines {
+		if lines[i] != want {
+			t.Errorf("stderr line %d = %q, want %q", i, lines[i], want)
+		}
+	}
+}
+
+func TestListNamesBound(t *testing.T) {
+	names := make([]string, 12)
+	for i := range names {
+		names[i] = fmt.Sprintf("ns/hpa-%02d", i)
+	}
+	if got, want := listNames(names[:2]), "ns/hpa-00, ns/hpa-01"; got != want {
+		t.Errorf("listNames of 2 = %q, want %q", got, want)
+	}
+	if got := listNames(names); !strings.HasSuffix(got, "ns/hpa-09 and 2 more") {
+		t.Errorf("listNames of 12 = %q, want the first 10 and \"and 2 more\"", got)
+	}
+}
+
+func TestExplainUnknownFeatureGatesWarn(t *testing.T) {
+	_, errOut, err := runExplain(t, "", "mlflow", "-n", "mlflow", "-f", exampleDir, "--now", exampleNow(t),
+		"--feature-gates", "TopologyAwareHints=true,HPAScaleToZero=true,AllAlpha=false", "--feature-gates", "InPlacePodVerticalScaling=false")
+	if err != nil {
+		t.Fatalf("explain-hpa rejected well-formed gates: %v", err)
+	}
+	wantLines := []string{
+		"Warning: feature gate AllAlpha is ignored: set the gates that change HPA decisions (HPAScaleToZero, HPAConfigurableTolerance, PodLevelResources, HPAGeneration) by name",
+		"Warning: feature gate InPlacePodVerticalScaling does not change HPA decisions; ignored",
+		"Warning: feature gate TopologyAwareHints does not change HPA decisions; ignored",
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != len(wantLines) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(wantLines), errOut)
+	}
+	for i, want := range wantLines {
+		if lines[i] != want {
+			t.Errorf("stderr line %d = %q, want %q", i, lines[i], want)
+		}
+	}
+}
+
+func TestApplyFeatureGates(t *testing.T) {
+	defaults := hpa.DefaultSettings().FeatureGates
+	tests := []struct {
+		name         string
+		values       map[string]bool
+		want         hpa.FeatureGates
+		wantWarnings int
+	}{
+		{name: "no gates keeps defaults", values: nil, want: defaults},
+		{
+			name:   "known gates applied",
+			values: map[string]bool{"HPAScaleToZero": false, "PodLevelResources": false, "HPAGeneration": false, "HPAConfigurableTolerance": true},
+			want:   hpa.FeatureGates{HPAConfigurableTolerance: true},
+		},
+		{name: "unknown gate only warns", values: map[string]bool{"SomeOtherGate": false}, want: defaults, wantWarnings: 1},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			got := defaults
+			warnings, err := applyFeatureGates(&got, test.values)
+			if err != nil {
+				t.Fatalf("applyFeatureGates: %v", err)
+			}
+			if got != test.want {
+				t.Errorf("gates = %+v, want %+v", got, test.want)
+			}
+			if len(warnings) != test.wantWarnings {
+				t.Errorf("warnings = %q, want %d", warnings, test.wantWarnings)
+			}
+		})
+	}
+}
+
+// writeExampleWithBrokenHPA copies the example manifests to a temp dir and adds a second HPA in
+// the same namespace whose scale target does not exist.
+func writeExampleWithBrokenHPA(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(exampleDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example manifests: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	broken := cpuHPAManifest("mlflow", "broken", "missing")
+	if err := os.WriteFile(filepath.Join(dir, "zz-broken-hpa.yaml"), []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestExplainPartialFailureWarns(t *testing.T) {
+	dir := writeExampleWithBrokenHPA(t)
+	out, errOut, err := runExplain(t, "", "-A", "-f", dir, "--now", exampleNow(t))
+	if err != nil {
+		t.Fatalf("explain-hpa failed although one HPA could be explained: %v", err)
+	}
+	want := "Warning: 1 of 2 HPAs could not be explained: mlflow/broken (see their errors above)\n"
+	if errOut != want {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+	if !strings.Contains(out, "FailedGetScale") {
+		t.Errorf("output does not show the failure of mlflow/broken:\n%s", out)
+	}
+}
+
+func TestExplainAllSucceededNoWarning(t *testing.T) {
+	_, errOut, err := runExplain(t, "", "-A", "-f", exampleDir, "--now", exampleNow(t))
+	if err != nil {
+		t.Fatalf("explain-hpa failed: %v", err)
+	}
+	if errOut != "" {
+		t.Errorf("stderr = %q, want nothing when every HPA was explained", errOut)
+	}
+}
+
+func TestExplainHelpDocumentsExitStatus(t *testing.T) {
+	out, _, err := runExplain(t, "", "--help")
+	if err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"Exit status:", "0  a decision was computed for every HPA, or for at least one", "1  no decision could be computed for any HPA"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help does not contain %q:\n%s", want, out)
+		}
+	}
+}
+
+// cpuHPAManifest is an autoscaling/v2 HPA on 60% CPU for the Deployment target, 1 to 5 replicas.
+func cpuHPAManifest(namespace, name, target string) string {
+	return fmt.Sprintf(`apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: %s, namespace: %s}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: %s}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+`, name, namespace, target)
 }

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,38 +44,60 @@ func (f *featureGateFlag) Set(value string) error {
 		if !found {
 			return fmt.Errorf("invalid feature gate %q: use Name=true or Name=false", part)
 		}
+		name = strings.TrimSpace(name)
+		if !gateName.MatchString(name) {
+			return fmt.Errorf("invalid feature gate name %q in %q: a name has only letters and digits, for example HPAScaleToZero", name, part)
+		}
 		on, err := strconv.ParseBool(strings.TrimSpace(raw))
 		if err != nil {
 			return fmt.Errorf("invalid value %q for feature gate %s: use true or false", raw, name)
 		}
-		(*f.gates)[strings.TrimSpace(name)] = on
+		(*f.gates)[name] = on
 	}
 	return nil
 }
 
 func (f *featureGateFlag) Type() string { return "mapStringBool" }
 
+// gateName matches the names of Kubernetes feature gates, such as HPAScaleToZero.
+var gateName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+
 // knownGates are the gates that change HPA decisions in kube-controller-manager v1.37.
 var knownGates = []string{"HPAScaleToZero", "HPAConfigurableTolerance", "PodLevelResources", "HPAGeneration"}
 
-func applyFeatureGates(target *hpa.FeatureGates, values map[string]bool) error {
-	for name, on := range values {
+// applyFeatureGates sets the known gates of values in target. Users paste the controller's whole
+// --feature-gates flag, so other gates are accepted: it returns one warning for each, sorted by
+// name. It fails only on HPAConfigurableTolerance=false.
+func applyFeatureGates(target *hpa.FeatureGates, values map[string]bool) ([]string, error) {
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	var warnings []string
+	for _, name := range names {
+		on := values[name]
 		switch name {
 		case "HPAScaleToZero":
 			target.HPAScaleToZero = on
 		case "HPAConfigurableTolerance":
 			// GA and locked to true in v1.37: kube-controller-manager rejects false.
 			if !on {
-				return fmt.Errorf("invalid --feature-gates HPAConfigurableTolerance=false: the gate is locked to true in Kubernetes v1.37")
+				return nil, fmt.Errorf("invalid --feature-gates HPAConfigurableTolerance=false: the gate is locked to true in Kubernetes v1.37")
 			}
 			target.HPAConfigurableTolerance = true
 		case "PodLevelResources":
 			target.PodLevelResources = on
 		case "HPAGeneration":
 			target.HPAGeneration = on
+		case "AllAlpha", "AllBeta":
+			// NOTE: these set every alpha or beta gate, which may include HPA gates, but this tool
+			// does not track the stage of each gate, so it cannot apply them.
+			warnings = append(warnings, fmt.Sprintf("feature gate %s is ignored: set the gates that change HPA decisions (%s) by name", name, strings.Join(knownGates, ", ")))
 		default:
-			return fmt.Errorf("unknown feature gate %q in --feature-gates: the gates that change HPA decisions are %s", name, strings.Join(knownGates, ", "))
+			warnings = append(warnings, fmt.Sprintf("feature gate %s does not change HPA decisions; ignored", name))
 		}
 	}
-	return nil
+	return warnings, nil
 }
