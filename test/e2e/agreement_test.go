@@ -47,7 +47,7 @@ type scenario struct {
 	cpu, memory string
 	hpa         func(namespace string) *autoscalingv2.HorizontalPodAutoscaler
 	// metrics sets custom or external metric values, when the HPA uses them.
-	metrics func(m *harness.MetricsServer, namespace string)
+	metrics func(m *harness.MetricsServer, namespace string, running []corev1.Pod)
 	// wantDesired is the decision the scenario is built to produce. The real controller is the
 	// referee, so this value only guards against a scenario that drifted into a trivial case.
 	wantDesired int32
@@ -142,7 +142,7 @@ func agreementScenarios() []scenario {
 					Target:          autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType, Value: &target},
 				}}, true)
 			},
-			metrics: func(m *harness.MetricsServer, ns string) {
+			metrics: func(m *harness.MetricsServer, ns string, _ []corev1.Pod) {
 				m.SetObjectMetric(ns, "ingresses.networking.k8s.io", workloadName, "requests-per-second", resource.MustParse("250"))
 			},
 			wantDesired: 4,
@@ -159,10 +159,64 @@ func agreementScenarios() []scenario {
 					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &target},
 				}}, false)
 			},
-			metrics: func(m *harness.MetricsServer, ns string) {
+			metrics: func(m *harness.MetricsServer, ns string, _ []corev1.Pod) {
 				m.SetExternalMetric(ns, "queue_messages_ready", map[string]string{"queue": "mlflow-jobs"}, resource.MustParse("150"))
 			},
 			wantDesired: 4,
+		},
+		{
+			// 25 requests per second per pod against an AverageValue target of 10 proposes
+			// ceil(2.5 × 3) = 8; 100% per 60 s allows 6.
+			name: "pods-metric", replicas: 3, requests: mlflowRequests(),
+			hpa: func(ns string) *autoscalingv2.HorizontalPodAutoscaler {
+				target := resource.MustParse("10")
+				return singleMetricHPA(ns, autoscalingv2.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
+					Metric: autoscalingv2.MetricIdentifier{Name: "http_requests_per_second"},
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &target},
+				}}, true)
+			},
+			metrics: func(m *harness.MetricsServer, ns string, running []corev1.Pod) {
+				for _, pod := range running {
+					m.SetPodCustomMetric(ns, pod.Name, "http_requests_per_second", resource.MustParse("25"))
+				}
+			},
+			wantDesired: 6,
+		},
+		{
+			// The "app" container at 400m of 500m is 80% against 50%: ceil(1.6 × 3) = 5.
+			name: "container-resource", replicas: 3, requests: mlflowRequests(), cpu: "400m", memory: "600Mi",
+			hpa: func(ns string) *autoscalingv2.HorizontalPodAutoscaler {
+				utilization := int32(50)
+				return singleMetricHPA(ns, autoscalingv2.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
+					Name: corev1.ResourceCPU, Container: "app",
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &utilization},
+				}}, true)
+			},
+			wantDesired: 5,
+		},
+		{
+			// 768Mi per pod against an AverageValue of 512Mi: ceil(1.5 × 3) = 5.
+			name: "resource-average-value", replicas: 3, requests: mlflowRequests(), cpu: "100m", memory: "768Mi",
+			hpa: func(ns string) *autoscalingv2.HorizontalPodAutoscaler {
+				target := resource.MustParse("512Mi")
+				return singleMetricHPA(ns, autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+					Name:   corev1.ResourceMemory,
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &target},
+				}}, true)
+			},
+			wantDesired: 5,
+		},
+		{
+			// 10 pods far below target propose 2; with no scale-down window, 10% per 60 s allows
+			// int32(10 × 0.9) = 9.
+			name: "scale-down-rate-limited", replicas: 10, requests: mlflowRequests(), cpu: "50m", memory: "100Mi",
+			hpa: func(ns string) *autoscalingv2.HorizontalPodAutoscaler {
+				h := mlflowHPA(ns, 0)
+				noWindow := int32(0)
+				h.Spec.Behavior.ScaleDown.StabilizationWindowSeconds = &noWindow
+				return h
+			},
+			wantDesired: 9,
 		},
 	}
 }
@@ -359,7 +413,7 @@ func setUpScenario(t *testing.T, cluster *harness.Cluster, namespace string, sc 
 		}
 	}
 	if sc.metrics != nil {
-		sc.metrics(cluster.Metrics, namespace)
+		sc.metrics(cluster.Metrics, namespace, running)
 	}
 	cluster.CreateHPA(t, sc.hpa(namespace))
 }
