@@ -78,7 +78,7 @@ func buildEvidence(decision hpa.Decision, ctx Context) []string {
 		predicted := hpa.FindCondition(decision.Status.Conditions, autoscalingv2.ScalingActive)
 		if predicted != nil && (predicted.Status != active.Status || predicted.Reason != active.Reason) {
 			out = append(out, fmt.Sprintf("the controller last reported ScalingActive %s (%s) and this decision predicts %s (%s): "+
-				"the metrics or pods changed since its last reconcile, or it reads them differently (see Warnings)",
+				"the metrics or pods changed since its last reconcile, or it reads them differently",
 				active.Status, active.Reason, predicted.Status, predicted.Reason))
 		}
 	}

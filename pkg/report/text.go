@@ -94,9 +94,11 @@ func (p *printer) item(item Item, opts TextOptions) {
 	if item.Rescale {
 		next = item.DesiredReplicas
 	}
-	header := [][]string{
-		{"replicas", fmt.Sprintf("%d → %d (minReplicas %d, maxReplicas %d)", item.CurrentReplicas, next, item.MinReplicas, item.MaxReplicas)},
+	replicas := fmt.Sprintf("%d → %d (minReplicas %d, maxReplicas %d)", item.CurrentReplicas, next, item.MinReplicas, item.MaxReplicas)
+	if item.Branch == string(hpa.BranchFailedGetScale) {
+		replicas = fmt.Sprintf("unknown: the scale could not be read (minReplicas %d, maxReplicas %d)", item.MinReplicas, item.MaxReplicas)
 	}
+	header := [][]string{{"replicas", replicas}}
 	evaluated := item.EvaluatedAt.Format(time.RFC3339)
 	if item.Source != "" {
 		evaluated += " from " + item.Source
@@ -588,13 +590,20 @@ func (p *printer) bullets(title string, lines []string) {
 func (p *printer) cannotSee(item Item) {
 	p.line("")
 	p.line("  What this tool cannot see")
-	p.wrapped("    - ", memoryLimitText(item))
+	// Without metrics there is no decision that memory or a later sample could change.
+	computed := item.Branch == string(hpa.BranchMetrics) && item.MetricDesiredReplicas >= 0
+	if computed {
+		p.wrapped("    - ", memoryLimitText(item))
+	}
 	if item.Rescale {
 		p.wrapped("    - ", fmt.Sprintf("Whether the scale update succeeds: the events and conditions above assume that writing "+
 			"%d to the scale of %s/%s succeeds. If it fails, the controller records a FailedRescale event and "+
 			"AbleToScale=False (FailedUpdateScale).", item.DesiredReplicas, item.ScaleTargetRef.Kind, item.ScaleTargetRef.Name))
 	} else {
 		p.wrapped("    - ", "Whether a scale update would succeed: no update is due, so none is attempted.")
+	}
+	if !computed {
+		return
 	}
 	p.wrapped("    - ", "Metrics between now and the controller's next sync: the controller reads fresh metrics at every "+
 		"sync (every "+item.Controller.SyncPeriod+" here), so a later sample can change this decision"+thresholdsNote(item)+".")

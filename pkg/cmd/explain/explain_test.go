@@ -212,6 +212,9 @@ func TestExplainMissingScaleTargetExitsNonZero(t *testing.T) {
 	if !strings.Contains(out, "FailedGetScale") {
 		t.Errorf("output does not show FailedGetScale:\n%s", out)
 	}
+	if !strings.Contains(out, "unknown: the scale could not be read (minReplicas 1, maxReplicas 5)") {
+		t.Errorf("output does not say that the replica count is unknown, with the HPA's bounds:\n%s", out)
+	}
 	if !strings.Contains(out, "Deployment") || !strings.Contains(out, "web") {
 		t.Errorf("output does not name the missing scale target:\n%s", out)
 	}
@@ -364,8 +367,8 @@ func TestExplainUnknownFeatureGatesWarn(t *testing.T) {
 	}
 	wantLines := []string{
 		"Warning: feature gate AllAlpha is ignored: set the gates that change HPA decisions (HPAScaleToZero, HPAConfigurableTolerance, PodLevelResources, HPAGeneration) by name",
-		"Warning: feature gate InPlacePodVerticalScaling does not change HPA decisions; ignored",
-		"Warning: feature gate TopologyAwareHints does not change HPA decisions; ignored",
+		"Warning: feature gate InPlacePodVerticalScaling is ignored: it is not one of the gates that change HPA decisions (HPAScaleToZero, HPAConfigurableTolerance, PodLevelResources, HPAGeneration); check the spelling if you meant one of them",
+		"Warning: feature gate TopologyAwareHints is ignored: it is not one of the gates that change HPA decisions (HPAScaleToZero, HPAConfigurableTolerance, PodLevelResources, HPAGeneration); check the spelling if you meant one of them",
 	}
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
 	if len(lines) != len(wantLines) {

@@ -96,7 +96,8 @@ func applyFeatureGates(target *hpa.FeatureGates, values map[string]bool) ([]stri
 			// does not track the stage of each gate, so it cannot apply them.
 			warnings = append(warnings, fmt.Sprintf("feature gate %s is ignored: set the gates that change HPA decisions (%s) by name", name, strings.Join(knownGates, ", ")))
 		default:
-			warnings = append(warnings, fmt.Sprintf("feature gate %s does not change HPA decisions; ignored", name))
+			warnings = append(warnings, fmt.Sprintf("feature gate %s is ignored: it is not one of the gates that change HPA decisions (%s); check the spelling if you meant one of them",
+				name, strings.Join(knownGates, ", ")))
 		}
 	}
 	return warnings, nil
