@@ -197,17 +197,16 @@ func samplesOf(metrics PodMetricsInfo, requests map[string]int64, filled map[str
 
 func ptr[T any](v T) *T { return &v }
 
+// newTrace starts the trace of one calculation.
+func (c *Calculator) newTrace(calculation Calculation, target Target, replicasIn int32) MetricTrace {
+	return MetricTrace{Calculation: calculation, Target: target, Tolerances: c.Tolerances, ReplicasIn: replicasIn}
+}
+
 // ResourceUtilization is the proposal for a Resource or ContainerResource metric with a
 // Utilization target (percent of request).
 func (c *Calculator) ResourceUtilization(currentReplicas, targetUtilization int32, resource corev1.ResourceName, container string) MetricTrace {
-	tr := MetricTrace{
-		Calculation: CalculationResourceUtilization,
-		Resource:    string(resource),
-		Container:   container,
-		Target:      Target{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(targetUtilization)},
-		Tolerances:  c.Tolerances,
-		ReplicasIn:  currentReplicas,
-	}
+	tr := c.newTrace(CalculationResourceUtilization, Target{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(targetUtilization)}, currentReplicas)
+	tr.Resource, tr.Container = string(resource), container
 	metrics, timestamp, err := c.fetchResourceMetrics(resource, container)
 	if err != nil {
 		tr.fail(fmt.Errorf("unable to get metrics for resource %s: %w", resource, err))
@@ -297,14 +296,8 @@ func adjustedProposal(currentReplicas int32, ratio, newRatio float64, samples in
 // ResourceAverageValue is the proposal for a Resource or ContainerResource metric with an
 // AverageValue target (milli-units per pod). The CPU readiness rules apply for cpu.
 func (c *Calculator) ResourceAverageValue(currentReplicas int32, targetMilli int64, resource corev1.ResourceName, container string) MetricTrace {
-	tr := MetricTrace{
-		Calculation: CalculationResourceAverageValue,
-		Resource:    string(resource),
-		Container:   container,
-		Target:      Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)},
-		Tolerances:  c.Tolerances,
-		ReplicasIn:  currentReplicas,
-	}
+	tr := c.newTrace(CalculationResourceAverageValue, Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)}, currentReplicas)
+	tr.Resource, tr.Container = string(resource), container
 	metrics, timestamp, err := c.fetchResourceMetrics(resource, container)
 	if err != nil {
 		tr.fail(fmt.Errorf("unable to get metrics for resource %s: %w", resource, err))
@@ -319,13 +312,8 @@ func (c *Calculator) ResourceAverageValue(currentReplicas int32, targetMilli int
 
 // PodsAverageValue is the proposal for a Pods metric (custom metrics API, AverageValue target).
 func (c *Calculator) PodsAverageValue(currentReplicas int32, targetMilli int64, metricName string, metricSelector labels.Selector) MetricTrace {
-	tr := MetricTrace{
-		Calculation: CalculationPodsAverageValue,
-		MetricName:  metricName,
-		Target:      Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)},
-		Tolerances:  c.Tolerances,
-		ReplicasIn:  currentReplicas,
-	}
+	tr := c.newTrace(CalculationPodsAverageValue, Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)}, currentReplicas)
+	tr.MetricName = metricName
 	metrics, timestamp, err := c.fetchPodCustomMetrics(metricName, metricSelector)
 	if err != nil {
 		tr.fail(fmt.Errorf("unable to get metric %s: %w", metricName, err))
@@ -433,13 +421,8 @@ func (c *Calculator) valueProposal(tr *MetricTrace, currentReplicas int32, ratio
 
 // ObjectValue is the proposal for an Object metric with a Value target.
 func (c *Calculator) ObjectValue(currentReplicas int32, targetMilli int64, metricName string, object autoscalingv2.CrossVersionObjectReference, metricSelector labels.Selector) MetricTrace {
-	tr := MetricTrace{
-		Calculation: CalculationObjectValue,
-		MetricName:  metricName,
-		Target:      Target{Type: autoscalingv2.ValueMetricType, ValueMilli: ptr(targetMilli)},
-		Tolerances:  c.Tolerances,
-		ReplicasIn:  currentReplicas,
-	}
+	tr := c.newTrace(CalculationObjectValue, Target{Type: autoscalingv2.ValueMetricType, ValueMilli: ptr(targetMilli)}, currentReplicas)
+	tr.MetricName = metricName
 	usage, _, err := c.fetchObjectMetric(metricName, object, metricSelector)
 	if err != nil {
 		tr.fail(fmt.Errorf("unable to get metric %s on %s %s/%s: %w", metricName, object.Kind, c.Namespace, object.Name, err))
@@ -454,13 +437,8 @@ func (c *Calculator) ObjectValue(currentReplicas int32, targetMilli int64, metri
 // ObjectAverageValue is the proposal for an Object metric with an AverageValue target. It uses
 // scale.status.replicas, not scale.spec.replicas.
 func (c *Calculator) ObjectAverageValue(statusReplicas int32, targetMilli int64, metricName string, object autoscalingv2.CrossVersionObjectReference, metricSelector labels.Selector) MetricTrace {
-	tr := MetricTrace{
-		Calculation: CalculationObjectAverageValue,
-		MetricName:  metricName,
-		Target:      Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)},
-		Tolerances:  c.Tolerances,
-		ReplicasIn:  statusReplicas,
-	}
+	tr := c.newTrace(CalculationObjectAverageValue, Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)}, statusReplicas)
+	tr.MetricName = metricName
 	usage, timestamp, err := c.fetchObjectMetric(metricName, object, metricSelector)
 	if err != nil {
 		tr.fail(fmt.Errorf("unable to get metric %s on %s %s/%s: %w", metricName, object.Kind, c.Namespace, object.Name, err))
@@ -497,24 +475,28 @@ func (c *Calculator) perReplicaProposal(tr *MetricTrace, usage, targetMilli int6
 	tr.First.AverageMilli = ptr(int64(math.Ceil(float64(usage) / float64(statusReplicas))))
 }
 
+// externalValues fetches the series of an External metric with the controller's error texts: a
+// selector that does not parse fails unwrapped, a failed request is wrapped with the metric's name.
+func (c *Calculator) externalValues(metricName string, metricSelector *metav1.LabelSelector) ([]int64, time.Time, error) {
+	selector, err := metav1.LabelSelectorAsSelector(metricSelector)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	values, timestamp, err := c.fetchExternalMetrics(metricName, selector)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("unable to get external metric %s/%s/%+v: %s", c.Namespace, metricName, metricSelector, err)
+	}
+	return values, timestamp, nil
+}
+
 // ExternalValue is the proposal for an External metric with a Value target: the sum of all
 // returned series against the target.
 func (c *Calculator) ExternalValue(currentReplicas int32, targetMilli int64, metricName string, metricSelector *metav1.LabelSelector) MetricTrace {
-	tr := MetricTrace{
-		Calculation: CalculationExternalValue,
-		MetricName:  metricName,
-		Target:      Target{Type: autoscalingv2.ValueMetricType, ValueMilli: ptr(targetMilli)},
-		Tolerances:  c.Tolerances,
-		ReplicasIn:  currentReplicas,
-	}
-	selector, err := metav1.LabelSelectorAsSelector(metricSelector)
+	tr := c.newTrace(CalculationExternalValue, Target{Type: autoscalingv2.ValueMetricType, ValueMilli: ptr(targetMilli)}, currentReplicas)
+	tr.MetricName = metricName
+	values, _, err := c.externalValues(metricName, metricSelector)
 	if err != nil {
 		tr.fail(err)
-		return tr
-	}
-	values, _, err := c.fetchExternalMetrics(metricName, selector)
-	if err != nil {
-		tr.fail(fmt.Errorf("unable to get external metric %s/%s/%+v: %s", c.Namespace, metricName, metricSelector, err))
 		return tr
 	}
 	var usage int64
@@ -533,21 +515,11 @@ func (c *Calculator) ExternalValue(currentReplicas int32, targetMilli int64, met
 // ExternalAverageValue is the proposal for an External metric with an AverageValue target. It
 // uses scale.status.replicas.
 func (c *Calculator) ExternalAverageValue(statusReplicas int32, targetMilli int64, metricName string, metricSelector *metav1.LabelSelector) MetricTrace {
-	tr := MetricTrace{
-		Calculation: CalculationExternalAverageValue,
-		MetricName:  metricName,
-		Target:      Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)},
-		Tolerances:  c.Tolerances,
-		ReplicasIn:  statusReplicas,
-	}
-	selector, err := metav1.LabelSelectorAsSelector(metricSelector)
+	tr := c.newTrace(CalculationExternalAverageValue, Target{Type: autoscalingv2.AverageValueMetricType, AverageValueMilli: ptr(targetMilli)}, statusReplicas)
+	tr.MetricName = metricName
+	values, timestamp, err := c.externalValues(metricName, metricSelector)
 	if err != nil {
 		tr.fail(err)
-		return tr
-	}
-	values, timestamp, err := c.fetchExternalMetrics(metricName, selector)
-	if err != nil {
-		tr.fail(fmt.Errorf("unable to get external metric %s/%s/%+v: %s", c.Namespace, metricName, metricSelector, err))
 		return tr
 	}
 	tr.Timestamp = timestamp

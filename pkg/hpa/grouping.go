@@ -17,18 +17,18 @@ type PodMetric struct {
 // PodMetricsInfo maps a pod name to its sample.
 type PodMetricsInfo map[string]PodMetric
 
-// PodGroups is how the controller sorts the pods selected by the scale target before it uses
-// their metrics. Names are sorted.
+// PodGroups is the controller's sorting of the pods selected by the scale target, made before it
+// uses their metrics. Names are sorted.
 type PodGroups struct {
 	// ReadyCount is the number of pods whose sample is used as is.
 	ReadyCount int      `json:"readyCount"`
 	Ready      []string `json:"ready"`
-	// Unready pods are Pending, or (for cpu only) not yet trusted after start; they count as 0%
+	// Unready pods are Pending, or (for cpu only) not yet trusted after start. They count as 0%
 	// usage on a scale-up and are left out otherwise.
 	Unready []string `json:"unready"`
 	// UnreadyReasons gives the rule that made each unready pod unready (see the Unready* constants).
 	UnreadyReasons map[string]string `json:"unreadyReasons,omitempty"`
-	// Missing pods have no metric sample; they count as 0 on a scale-up and as the target
+	// Missing pods have no metric sample. They count as 0 on a scale-up and as the target
 	// (at least 100% of request for utilization) on a scale-down.
 	Missing []string `json:"missing"`
 	// Ignored pods are being deleted or have failed; they never count.

@@ -11,7 +11,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
-// Scale is what the controller reads from the scale subresource of the scale target.
+// Scale is the part of the scale target's scale subresource that the controller reads.
 type Scale struct {
 	// SpecReplicas is scale.spec.replicas: the controller's currentReplicas.
 	SpecReplicas int32 `json:"specReplicas"`
@@ -34,10 +34,10 @@ type Input struct {
 	ScaleUpdateError error
 	// Pods are the pods of the HPA's namespace; the engine keeps those matching Scale.Selector.
 	Pods []*corev1.Pod
-	// Metrics answers the metrics API requests of this reconcile.
+	// Metrics serves the metrics API requests of this reconcile.
 	Metrics MetricsSource
-	// OtherHPASelectors are the selectors of the other HPAs in the namespace, keyed by
-	// "namespace/name", used for the AmbiguousSelector check.
+	// OtherHPASelectors are the selectors of the HPAs in the namespace, keyed by "namespace/name",
+	// used for the AmbiguousSelector check. The HPA's own entry, if present, is skipped.
 	OtherHPASelectors map[string]labels.Selector
 	// Memory is the controller's in-memory history for this HPA before the reconcile.
 	Memory Memory
@@ -46,7 +46,7 @@ type Input struct {
 	Settings ControllerSettings
 }
 
-// MetricsSource answers the requests that the HPA controller makes to the three metrics APIs.
+// MetricsSource serves the requests that the HPA controller makes to the three metrics APIs.
 // Each method returns what the API would return for the request, already filtered by the label
 // selectors as the API server or adapter would filter it, or the error of the request.
 type MetricsSource interface {

@@ -85,7 +85,7 @@ func ComputeMetric(c *Calculator, spec autoscalingv2.MetricSpec, specReplicas, s
 	return tr
 }
 
-// invalidSpec reports a metric whose type names a source field that is not set; the API server
+// invalidSpec reports a metric whose type names a source field that is not set. The API server
 // rejects such objects, but manifests read offline may contain them.
 func invalidSpec(reason, field string) MetricTrace {
 	var tr MetricTrace

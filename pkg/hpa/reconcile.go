@@ -56,7 +56,7 @@ type Decision struct {
 	MetricDesiredReplicas int32 `json:"metricDesiredReplicas"`
 	// WinningMetric is the index of the metric with the highest proposal, or -1.
 	WinningMetric int `json:"winningMetric"`
-	// PrenormalizedDesiredReplicas is what normalization started from.
+	// PrenormalizedDesiredReplicas is the replica count that normalization started from.
 	PrenormalizedDesiredReplicas int32               `json:"prenormalizedDesiredReplicas"`
 	Stabilization                *StabilizationTrace `json:"stabilization,omitempty"`
 	// Stabilized is the stabilization result with the AbleToScale reason it set.
@@ -67,8 +67,8 @@ type Decision struct {
 	Limited *Limited `json:"limited,omitempty"`
 	// ScaleFromZeroFloor is set when desired was raised to minReplicas after a scale from zero.
 	ScaleFromZeroFloor bool `json:"scaleFromZeroFloor,omitempty"`
-	// DesiredReplicas is what the controller writes to status.desiredReplicas (and to the scale
-	// when Rescale is true). On a failed metrics step it keeps the previous status value.
+	// DesiredReplicas is the value the controller writes to status.desiredReplicas (and to the
+	// scale when Rescale is true). On a failed metrics step it keeps the previous status value.
 	DesiredReplicas int32 `json:"desiredReplicas"`
 	// Rescale is set when the controller writes the scale (the write may fail, see Input.ScaleUpdateError).
 	Rescale       bool   `json:"rescale"`
@@ -285,8 +285,8 @@ func scaledToZeroCondition(conditions []autoscalingv2.HorizontalPodAutoscalerCon
 	return c != nil && c.Status == corev1.ConditionTrue
 }
 
-// computeMetrics validates the selector, computes every metric and combines them: the highest
-// proposal wins; any invalid metric forbids a scale-down, and all invalid forbids any change.
+// computeMetrics validates the selector, computes every metric and combines them. The highest
+// proposal wins. Any invalid metric forbids a scale-down, and all invalid forbid any change.
 func (d *Decision) computeMetrics(in Input, h *autoscalingv2.HorizontalPodAutoscaler, conditions *[]autoscalingv2.HorizontalPodAutoscalerCondition, event func(string, string, string), now time.Time) (int32, string, []autoscalingv2.MetricStatus, error) {
 	setActive := func(s corev1.ConditionStatus, reason, message string) {
 		*conditions = setCondition(*conditions, autoscalingv2.ScalingActive, s, reason, message, now)

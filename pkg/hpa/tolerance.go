@@ -38,9 +38,9 @@ func TolerancesFor(hpaObj *autoscalingv2.HorizontalPodAutoscaler, settings Contr
 	return t
 }
 
-// canonicalFloat converts q as the controller sees it: after the API server has stored it in
-// canonical form. A quantity parsed from a manifest ("0.3") gives 0.30000000000000004441, the
-// stored form ("300m") gives 0.29999999999999998890.
+// canonicalFloat converts q to the value that the controller reads, after the API server has
+// stored it in canonical form. A quantity parsed from a manifest ("0.3") gives
+// 0.30000000000000004441, while the stored form ("300m") gives 0.29999999999999998890.
 func canonicalFloat(q resource.Quantity) float64 {
 	stored, err := resource.ParseQuantity(q.String())
 	if err != nil {

@@ -36,7 +36,7 @@ func TestTolerancesForBehaviorOverride(t *testing.T) {
 	if got.ScaleDown != 0.1 {
 		t.Errorf("scale-down tolerance = %v, want the flag value 0.1", got.ScaleDown)
 	}
-	// "0.3" is stored as 300m, so the controller sees 300 * 1e-3.
+	// "0.3" is stored as 300m, so the controller reads 300 * 1e-3.
 	if got.ScaleUp != 300*1e-3 {
 		t.Errorf("scale-up tolerance = %.20f, want %.20f", got.ScaleUp, 300*1e-3)
 	}

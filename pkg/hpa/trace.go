@@ -79,7 +79,7 @@ type Usage struct {
 	Ratio float64 `json:"ratio"`
 	// Count is the number of samples (or pods) that the ratio is multiplied by.
 	Count int64 `json:"count"`
-	// Within tells whether Ratio is inside the tolerance band.
+	// Within reports whether Ratio is inside the tolerance band.
 	Within bool `json:"withinTolerance"`
 }
 

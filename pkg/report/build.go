@@ -492,7 +492,7 @@ func buildWarnings(decision hpa.Decision, ctx Context) []string {
 			decision.InvalidMetrics, len(decision.Metrics)))
 	}
 	warnings = append(warnings, sampleAgeWarnings(decision, ctx)...)
-	// A manifest without status reads as status.replicas 0, which tells nothing about a rollout.
+	// A manifest without status reads as status.replicas 0, which carries no information about a rollout.
 	statusKnown := !ctx.Offline || decision.StatusReplicas != 0
 	if decision.Branch == hpa.BranchMetrics && statusKnown && decision.StatusReplicas != decision.CurrentReplicas {
 		warnings = append(warnings, fmt.Sprintf("scale.status.replicas (%d) differs from scale.spec.replicas (%d): a rollout or a scale is in progress",

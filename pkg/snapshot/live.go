@@ -140,11 +140,11 @@ const (
 // NewLiveReader builds the clients of a LiveReader from getter, typically the kubectl
 // ConfigFlags, with every request counted. Discovery uses the getter's client, which for
 // ConfigFlags is kubectl's disk cache (--cache-dir), so repeated runs skip discovery as kubectl
-// does. Answers served from that cache send no request and are not counted.
+// does. Lookups served from that cache send no request and are not counted.
 func NewLiveReader(getter genericclioptions.RESTClientGetter) (*LiveReader, error) {
 	counter := &RequestCounter{}
 	// ConfigFlags applies WrapConfigFn to every config it makes, the discovery client's too, so
-	// the counter sees every request that goes to the network. Other getters are wrapped here.
+	// the counter counts every request that goes to the network. Other getters are wrapped here.
 	flags, isConfigFlags := getter.(*genericclioptions.ConfigFlags)
 	if isConfigFlags {
 		previous := flags.WrapConfigFn
@@ -258,7 +258,7 @@ func (r *LiveReader) Read(ctx context.Context, options LiveOptions) (*Snapshot, 
 }
 
 // servedMetricsGroups returns which of the three metrics API groups the server serves.
-// A cached answer that lacks a group is refreshed once, so that a metrics adapter installed since
+// A cached group list that lacks a group is refreshed once, so that a metrics adapter installed since
 // the cache was written is seen.
 func (r *LiveReader) servedMetricsGroups() (map[string]bool, error) {
 	served, err := r.serverGroups()

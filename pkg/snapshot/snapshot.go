@@ -72,6 +72,11 @@ type Snapshot struct {
 	RequestErrors map[MetricRequest]error
 	// Notes describe assumptions the reader made, for the report to show.
 	Notes []string
+
+	// index holds per-namespace lookups built on first use by Input and MetricsSource, so that
+	// explaining many HPAs filters the pods and parses the selectors once per namespace. The
+	// exported fields must not change after that first use.
+	index *namespaceIndex
 }
 
 // ScaleResult is the scale subresource of one HPA's scale target, or why it could not be read.
@@ -125,9 +130,9 @@ func (s *Snapshot) Input(hpaObj *autoscalingv2.HorizontalPodAutoscaler, now time
 	key := types.NamespacedName{Namespace: hpaObj.Namespace, Name: hpaObj.Name}
 	input := hpa.Input{
 		HPA:               hpaObj,
-		Pods:              s.PodsInNamespace(hpaObj.Namespace),
+		Pods:              s.namespaceIndex().pods[hpaObj.Namespace],
 		Metrics:           s.MetricsSource(hpaObj.Namespace),
-		OtherHPASelectors: s.otherHPASelectors(key),
+		OtherHPASelectors: s.namespaceIndex().selectors[hpaObj.Namespace],
 		Memory:            memory,
 		Now:               now,
 		Settings:          settings,
@@ -147,14 +152,7 @@ func (s *Snapshot) Input(hpaObj *autoscalingv2.HorizontalPodAutoscaler, now time
 
 // PodsInNamespace returns pointers to the snapshot's pods of namespace, sorted by name.
 func (s *Snapshot) PodsInNamespace(namespace string) []*corev1.Pod {
-	pods := []*corev1.Pod{}
-	for i := range s.Pods {
-		if s.Pods[i].Namespace == namespace {
-			pods = append(pods, &s.Pods[i])
-		}
-	}
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-	return pods
+	return append([]*corev1.Pod{}, s.namespaceIndex().pods[namespace]...)
 }
 
 // HPA returns the HPA with the given namespace and name, or nil.
@@ -167,17 +165,42 @@ func (s *Snapshot) HPA(namespace, name string) *autoscalingv2.HorizontalPodAutos
 	return nil
 }
 
-// otherHPASelectors returns the selectors of the HPAs in the namespace of self, other than self,
-// whose scale was read and has a valid selector. The controller builds the same set from the
-// selectors it stored at its last reconcile of each HPA.
-func (s *Snapshot) otherHPASelectors(self types.NamespacedName) map[string]labels.Selector {
-	selectors := map[string]labels.Selector{}
-	for i := range s.HPAs {
-		other := types.NamespacedName{Namespace: s.HPAs[i].Namespace, Name: s.HPAs[i].Name}
-		if other.Namespace != self.Namespace || other == self {
-			continue
+// namespaceIndex is the per-namespace view of a snapshot that every HPA of a namespace shares.
+type namespaceIndex struct {
+	// pods are the pods of each namespace, sorted by name.
+	pods map[string][]*corev1.Pod
+	// podsByName maps each namespace's pod names to the pods.
+	podsByName map[string]map[string]*corev1.Pod
+	// selectors are the selectors of each namespace's HPAs whose scale was read and has a valid
+	// selector, keyed by "namespace/name". The engine skips the HPA's own entry, as the
+	// controller's AmbiguousSelector check does.
+	selectors map[string]map[string]labels.Selector
+}
+
+// namespaceIndex returns the snapshot's index, building it on first use.
+func (s *Snapshot) namespaceIndex() *namespaceIndex {
+	if s.index != nil {
+		return s.index
+	}
+	index := &namespaceIndex{
+		pods:       map[string][]*corev1.Pod{},
+		podsByName: map[string]map[string]*corev1.Pod{},
+		selectors:  map[string]map[string]labels.Selector{},
+	}
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		index.pods[pod.Namespace] = append(index.pods[pod.Namespace], pod)
+		if index.podsByName[pod.Namespace] == nil {
+			index.podsByName[pod.Namespace] = map[string]*corev1.Pod{}
 		}
-		result, found := s.Scales[other]
+		index.podsByName[pod.Namespace][pod.Name] = pod
+	}
+	for _, pods := range index.pods {
+		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	}
+	for i := range s.HPAs {
+		key := types.NamespacedName{Namespace: s.HPAs[i].Namespace, Name: s.HPAs[i].Name}
+		result, found := s.Scales[key]
 		if !found || result.Err != nil || result.Scale.Selector == "" {
 			continue
 		}
@@ -185,9 +208,13 @@ func (s *Snapshot) otherHPASelectors(self types.NamespacedName) map[string]label
 		if err != nil {
 			continue
 		}
-		selectors[other.String()] = selector
+		if index.selectors[key.Namespace] == nil {
+			index.selectors[key.Namespace] = map[string]labels.Selector{}
+		}
+		index.selectors[key.Namespace][key.String()] = selector
 	}
-	return selectors
+	s.index = index
+	return index
 }
 
 // sortObjects sorts every list of the snapshot by namespace and name, so that output does not

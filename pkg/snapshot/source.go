@@ -175,13 +175,7 @@ func (m *metricsSource) ExternalMetrics(namespace, metricName string, selector l
 }
 
 func (m *metricsSource) podsByName(namespace string) map[string]*corev1.Pod {
-	pods := map[string]*corev1.Pod{}
-	for i := range m.snapshot.Pods {
-		if m.snapshot.Pods[i].Namespace == namespace {
-			pods[m.snapshot.Pods[i].Name] = &m.snapshot.Pods[i]
-		}
-	}
-	return pods
+	return m.snapshot.namespaceIndex().podsByName[namespace]
 }
 
 // metricSelectorMatches reports whether a stored value matches a request whose metric selector is

@@ -108,7 +108,7 @@ type clusterTLS struct {
 }
 
 // BinaryFromEnv returns the kube-testcluster binary named by KUBE_TESTCLUSTER_BIN, or an error
-// that says how to build it.
+// that explains how to build it.
 func BinaryFromEnv() (string, error) {
 	binary := os.Getenv(BinaryEnv)
 	if binary == "" {
@@ -277,7 +277,7 @@ func (c *Cluster) startAPIServer(t testing.TB, etcdURL string) error {
 		"--authorization-mode=RBAC",
 		// Every ClusterIP is a loopback address, so nothing a test creates can route elsewhere.
 		"--service-cluster-ip-range=127.0.100.0/24",
-		// Without kubelets the API server would publish an endpoint nobody serves.
+		// Without kubelets the API server would publish an endpoint that no process serves.
 		"--endpoint-reconciler-type=none",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + s.serviceAccountPublic,

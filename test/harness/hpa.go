@@ -29,7 +29,7 @@ func (c *Cluster) CreateHPA(t testing.TB, hpa *autoscalingv2.HorizontalPodAutosc
 }
 
 // WaitForHPAStatus watches the HPA until done returns true and returns the HPA it accepted. It
-// sees every version of the HPA that the API server stores, so a status that the controller
+// receives every version of the HPA that the API server stores, so a status that the controller
 // overwrites one sync period later is not missed. On timeout it fails the test and shows
 // description and the HPA's last status.
 func (c *Cluster) WaitForHPAStatus(t testing.TB, namespace, name, description string, done func(*autoscalingv2.HorizontalPodAutoscaler) bool) *autoscalingv2.HorizontalPodAutoscaler {

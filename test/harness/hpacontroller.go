@@ -33,7 +33,7 @@ type HPAController struct {
 
 // StartHPAController starts a second kube-controller-manager that runs only
 // horizontal-pod-autoscaler-controller and waits for its /healthz. A test can set up workloads,
-// metrics and HPAs first, so that the controller's first sync sees them with no history, as a
+// metrics and HPAs first, so that the controller's first sync reads them with no history, as a
 // freshly started controller would. The process stops when the test ends or at Stop.
 func (c *Cluster) StartHPAController(t testing.TB, opts HPAControllerOptions) *HPAController {
 	t.Helper()

@@ -30,7 +30,7 @@ const (
 // sets, as metrics-server and a custom metrics adapter would. Start registers an APIService for
 // each group, so clients reach it through the API server.
 //
-// Like the real adapters, it answers a request for pods or other objects with the objects that
+// Like the real adapters, it responds to a request for pods or other objects with the objects that
 // exist in the API server and match the request's label selector, and it serves a value only
 // for objects the test set one for. Values never expire.
 type MetricsServer struct {

@@ -62,7 +62,7 @@ func (m *MetricsServer) routes() http.Handler {
 	return mux
 }
 
-// serveGroupList serves /apis. Its plain JSON answer (not an aggregated discovery document)
+// serveGroupList serves /apis. Its plain JSON response (not an aggregated discovery document)
 // makes the API server fall back to reading /apis/GROUP/VERSION for each APIService.
 func (m *MetricsServer) serveGroupList(w http.ResponseWriter, r *http.Request) {
 	list := metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
@@ -333,7 +333,7 @@ func (m *MetricsServer) serveCustomMetrics(w http.ResponseWriter, r *http.Reques
 	writeJSON(w, http.StatusOK, list)
 }
 
-// groupMatches reports whether a stored resource answers a requested one. A request without a
+// groupMatches reports whether a stored resource matches a requested one. A request without a
 // group, such as .../ingresses/NAME/METRIC, matches the resource in any group.
 func groupMatches(stored, requested schema.GroupResource) bool {
 	return stored.Resource == requested.Resource && (requested.Group == "" || stored.Group == requested.Group)
@@ -479,7 +479,7 @@ func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, me
 }
 
 // writeAPIError passes on the status of a failed API server request, such as 400 for an
-// invalid label selector, and answers 500 for other errors.
+// invalid label selector, and responds 500 for other errors.
 func writeAPIError(w http.ResponseWriter, action string, err error) {
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {

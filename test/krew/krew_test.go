@@ -288,7 +288,7 @@ func TestKrewInstall(t *testing.T) {
 		if result.err == nil {
 			t.Errorf("kubectl mlflow version succeeded after uninstall:\n%s", result.stdout)
 		}
-		// krew leaves the copied helper behind; users delete it as docs/install.md says. krew
+		// krew leaves the copied helper behind; users delete it as docs/install.md describes. krew
 		// v0.4.3 also refuses to run when bin/ holds files but no plugin has a receipt, which
 		// happens here because krew itself was not installed through krew.
 		if err := os.Remove(filepath.Join(krewRoot, "bin", "kubectl_complete-mlflow")); err != nil {

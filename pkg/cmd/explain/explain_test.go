@@ -68,6 +68,7 @@ func TestExplainExampleJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
+
 	if len(doc.Items) != 1 {
 		t.Fatalf("items = %d, want 1", len(doc.Items))
 	}
@@ -82,6 +83,7 @@ func TestExplainExampleJSON(t *testing.T) {
 	if item.DesiredReplicas != 3 {
 		t.Errorf("desiredReplicas = %d, want 3", item.DesiredReplicas)
 	}
+
 	if len(item.Metrics) != 2 {
 		t.Fatalf("metrics = %d, want 2", len(item.Metrics))
 	}
@@ -92,6 +94,7 @@ func TestExplainExampleJSON(t *testing.T) {
 	if item.Metrics[0].Type != "Resource" {
 		t.Errorf("cpu metric type = %q, want Resource", item.Metrics[0].Type)
 	}
+
 	reasons := map[string]string{}
 	for _, c := range item.Conditions {
 		reasons[c.Type] = c.Reason

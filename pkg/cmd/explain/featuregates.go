@@ -66,8 +66,8 @@ var gateName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
 var knownGates = []string{"HPAScaleToZero", "HPAConfigurableTolerance", "PodLevelResources", "HPAGeneration"}
 
 // applyFeatureGates sets the known gates of values in target. Users paste the controller's whole
-// --feature-gates flag, so other gates are accepted: it returns one warning for each, sorted by
-// name. It fails only on HPAConfigurableTolerance=false.
+// --feature-gates flag, so other gates are accepted with one warning each, sorted by name. Of the
+// parsed values, only HPAConfigurableTolerance=false is rejected; the flag's Set rejects malformed ones.
 func applyFeatureGates(target *hpa.FeatureGates, values map[string]bool) ([]string, error) {
 	names := make([]string, 0, len(values))
 	for name := range values {
